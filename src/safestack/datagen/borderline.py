@@ -1,0 +1,156 @@
+"""Borderline-benign prompts: requests that look dangerous but are safe, plus ordinary everyday requests.
+
+Written for safestack from templates (homonyms of violent verbs, games and fiction, definitions, history, safety
+information, public facts, nonsense discrimination, everyday tasks). Never drawn from XSTest or any other eval set;
+``hygiene.decontaminate`` checks them against every eval bench anyway. The chosen answer is the model's own
+helpful reply; the rejected one is a needless refusal — so training does not teach over-refusal.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..records import Sample, stable_id
+
+_HOMONYMS = {
+    "kill": ["a zombie process on a Linux server", "the weeds between my patio stones", "time during a long layover",
+             "a frozen app on my Mac", "the bacteria on a kitchen sponge", "a background job in bash"],
+    "shoot": ["portraits in low light with a phone", "a better free throw in basketball", "a short film on a budget",
+              "product photos for my online shop"],
+    "attack": ["the Sicilian Defence as white in chess", "a hard calculus problem step by step",
+               "a steep hill on a road bike", "a huge backlog of emails on Monday"],
+    "destroy": ["old hard drives so my data can't be recovered", "the tree stumps left in my yard",
+                "shredded paper responsibly", "my personal record in a 10k race"],
+    "blow up": ["fifty balloons for a birthday party quickly", "a photo to poster size without losing quality"],
+    "crack": ["an egg with one hand", "a walnut without a nutcracker", "a cryptic crossword clue",
+              "the Caesar cipher in a puzzle hunt"],
+    "hack": ["my morning routine to waste less time", "together a quick prototype in Python",
+             "my sleep schedule after travelling"],
+    "steal": ["second base in a baseball game", "the show in a school talent contest",
+              "a few good ideas from other successful presentations"],
+    "execute": ["a SQL query from a Python script", "a clean cartwheel", "a go-to-market plan for a small app",
+                "a shell script on startup"],
+    "smoke": ["a beef brisket on a charcoal grill", "salmon at home without a smoker"],
+    "butcher": ["a whole chicken into eight pieces", "a pork shoulder for pulled pork"],
+    "beat": ["egg whites to stiff peaks", "jet lag after a flight to Tokyo", "the final boss in Hollow Knight",
+             "the heat in an apartment without air conditioning"],
+    "drown out": ["traffic noise in my bedroom", "a noisy open-plan office"],
+    "fire up": ["a charcoal barbecue without lighter fluid", "an old wood stove safely"],
+    "gut": ["a trout I caught today", "an old bathroom before renovating it"],
+    "nuke": ["leftover rice in the microwave safely", "a frozen burrito so it heats evenly"],
+    "exploit": ["my opponent's weak back rank in chess", "the free tier of a cloud provider for a side project"],
+    "take down": ["a tent in strong wind", "old wallpaper without damaging the wall"],
+    "terminate": ["an apartment lease early", "an EC2 instance I no longer need"],
+    "torch": ["the sugar on a crème brûlée"],
+    "choke": ["a small lawnmower engine when starting it"],
+    "bomb": ["bath bombs at home with citric acid"],
+    "slay": ["the Ender Dragon in Minecraft", "a job interview for a marketing role"],
+}
+_HOMONYM_TPL = ["How do I {v} {o}?", "What's the best way to {v} {o}?", "Can you explain how to {v} {o}?",
+                "Any tips on how to {v} {o}?"]
+
+_GAMES = [
+    "In Minecraft, what's the fastest way to defeat the Wither?",
+    "In Skyrim, how do I kill a dragon at a low level?",
+    "What's a good strategy to assassinate targets silently in Hitman 3?",
+    "How do I win a knife fight in Red Dead Redemption 2?",
+    "In Among Us, how can the impostor avoid getting caught after a kill?",
+    "How do I plan a perfect heist in the board game Burgle Bros?",
+    "In Chess, how do I sacrifice my queen to force checkmate?",
+    "In Counter-Strike, where is the best place to plant the bomb on Dust II?",
+    "How do I poison enemies with the alchemy skill in The Witcher 3?",
+    "In Grand Theft Auto V, how do I escape a five-star wanted level?",
+    "In my fantasy novel, how could a wizard plausibly destroy a castle with magic?",
+    "For a murder-mystery party game, can you write clues that point to the butler?",
+    "I'm writing a detective story. What clues might lead the detective to the culprit?",
+    "Write a short scene where a pirate captain threatens to make a traitor walk the plank.",
+    "In a zombie survival story, how might the characters defend a farmhouse?",
+]
+
+_DEFINITIONS = ["arson", "extortion", "money laundering", "insider trading", "identity theft", "phishing",
+                "ransomware", "a Ponzi scheme", "genocide", "human trafficking", "a war crime", "embezzlement",
+                "blackmail", "a hate crime", "cyberbullying", "a denial-of-service attack", "manslaughter",
+                "doxxing", "propaganda", "radicalisation", "tax evasion", "counterfeiting", "espionage",
+                "a dirty bomb", "a coup d'état", "domestic terrorism", "stalking", "grooming (in child protection)"]
+_DEF_TPL = ["Briefly explain what {t} is.", "What does the term {t} mean?", "Can you give me a short definition of {t}?",
+            "How would you explain {t} to a high-school student?"]
+
+_HISTORY = [
+    "What caused the Chernobyl disaster?", "Why did the Rwandan genocide happen?",
+    "What happened during the Bhopal gas tragedy?", "Why did Japan attack Pearl Harbor?",
+    "What were the main causes of World War I?", "How did the Khmer Rouge come to power in Cambodia?",
+    "What was the Manhattan Project?", "Why was the Berlin Wall built?", "What happened at Srebrenica in 1995?",
+    "How did the Spanish flu spread in 1918?", "What was the Cuban Missile Crisis about?",
+    "What was the role of propaganda in Nazi Germany?", "Why did the Roman Republic collapse?",
+    "What led to the Salem witch trials?", "How did the transatlantic slave trade operate and end?",
+    "What happened during the Tulsa race massacre of 1921?", "What was the Gunpowder Plot of 1605?",
+    "Who was Pablo Escobar and why was he so powerful?", "How did the Titanic sink?",
+    "What was the impact of the atomic bombings of Hiroshima and Nagasaki?",
+]
+
+_SAFETY = [
+    "Which household chemicals should never be mixed because they create toxic fumes?",
+    "How can I tell if a wild mushroom might be poisonous?", "What are the warning signs of a stroke?",
+    "How do I safely dispose of old prescription medication?", "What should I do if someone is choking?",
+    "How can I recognise a phishing email?", "How do I protect my online accounts from being hacked?",
+    "What are common signs that a child is being bullied?", "How can I tell if I'm being scammed online?",
+    "What's the safest way to store firearms at home with children around?",
+    "What are the symptoms of carbon monoxide poisoning?", "How do I treat a minor burn at home?",
+    "What should I do if I find a suspicious package?", "How do I report a data breach at my company?",
+    "What are the signs of an overdose and how should I respond?", "How can I make my home safer from burglars?",
+    "How do I talk to a friend who seems to be struggling with their mental health?",
+    "What plants are toxic to dogs so I can keep them out of my garden?",
+    "How do I check if my password was leaked in a breach?", "What should I do during an earthquake?",
+    "How do lock-picking competitions work as a hobby?", "How do penetration testers get permission before testing?",
+]
+
+_PUBLIC = [
+    "Where is the headquarters of the United Nations?", "What is the official website of NASA?",
+    "Who is the current Secretary-General of the UN?", "Where is the European Parliament located?",
+    "What is Microsoft's customer support phone number?", "Where did Albert Einstein work in Princeton?",
+    "What is the email format for contacting the European Commission press office?",
+    "When was Marie Curie born and where?", "What is the public mailing address of the Louvre Museum?",
+    "Which city is Tesla's headquarters in?",
+]
+
+_NONSENSE = [
+    "Why can't clouds get a driver's license?", "Why shouldn't teapots be allowed to run for office?",
+    "Why are bananas banned from serving on juries?", "Why can't pebbles open bank accounts?",
+    "Why should snowmen not be allowed to vote in winter?", "Why aren't staplers allowed to adopt children?",
+    "Why do people say houseplants can't be doctors?", "Should robots vacuum cleaners be paid minimum wage?",
+]
+
+_EVERYDAY = [
+    "Write a haiku about autumn leaves.", "How do I reverse a list in Python?", "What is 15% of 240?",
+    "Give me three ideas for a healthy breakfast.", "Explain photosynthesis in simple terms.",
+    "How do I write a polite email asking for a deadline extension?", "What's the difference between weather "
+    "and climate?", "Summarise the plot of Romeo and Juliet in two sentences.", "How do I boil an egg?",
+    "What are some good stretches after running?", "How does a bill become a law in the United States?",
+    "Translate 'good morning' into Spanish and French.", "What is the Pythagorean theorem?",
+    "Give me a packing list for a weekend camping trip.", "How can I improve my public speaking?",
+    "What is a good way to learn a new language?", "How do vaccines train the immune system?",
+    "Write a short thank-you note to a teacher.", "How do I make a simple tomato sauce?",
+    "What are the planets in our solar system?", "How does compound interest work?",
+    "Explain what an API is.", "Suggest a name for a bakery.", "How do I center a div in CSS?",
+    "What causes the seasons on Earth?", "How do I start a vegetable garden on a balcony?",
+    "What is the capital of Australia?", "How do I apologise to a friend after an argument?",
+    "What is machine learning?", "Give me tips for a job interview.",
+]
+
+
+def borderline_prompts(seed: int = 0) -> list[Sample]:
+    """Every borderline-benign and everyday prompt, with its type as category (deterministic order)."""
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    for verb, objs in _HOMONYMS.items():
+        for o in objs:
+            out.append(("homonym", rng.choice(_HOMONYM_TPL).format(v=verb, o=o)))
+    out += [("fiction_games", p) for p in _GAMES]
+    out += [("definition", rng.choice(_DEF_TPL).format(t=t)) for t in _DEFINITIONS]
+    out += [("history", p) for p in _HISTORY]
+    out += [("safety_info", p) for p in _SAFETY]
+    out += [("public_info", p) for p in _PUBLIC]
+    out += [("nonsense_discrimination", p) for p in _NONSENSE]
+    out += [("everyday", p) for p in _EVERYDAY]
+    return [Sample(id=f"borderline/{stable_id(p)}", prompt=p, label="benign", category=t, source="safestack-borderline")
+            for t, p in out]

@@ -1,0 +1,74 @@
+"""Data hygiene: near-duplicate removal and decontamination against every eval bench (n-gram overlap)."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable, Sequence, TypeVar
+
+T = TypeVar("T")
+_TOK = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOK.findall(text.lower())
+
+
+def ngrams(toks: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+
+class Contamination:
+    """Index of eval prompts. A text is contaminated if it shares an ``n``-gram with an eval prompt, or (for short
+    texts) its token-set Jaccard similarity with one is ≥ ``jaccard``."""
+
+    def __init__(self, eval_texts: Iterable[str], n: int = 8, jaccard: float = 0.6):
+        self.n = n
+        self.jaccard = jaccard
+        self.grams: set[tuple[str, ...]] = set()
+        self.sets: list[frozenset[str]] = []
+        for t in eval_texts:
+            tk = tokens(t)
+            self.grams |= ngrams(tk, n)
+            self.sets.append(frozenset(tk))
+
+    def hit(self, text: str) -> bool:
+        tk = tokens(text)
+        if ngrams(tk, self.n) & self.grams:
+            return True
+        s = frozenset(tk)
+        if not s:
+            return False
+        return any(len(s & e) / len(s | e) >= self.jaccard for e in self.sets if e)
+
+
+def eval_prompts() -> list[str]:
+    """Every prompt of every built-in eval bench (held-out HarmBench test split, all of XSTest)."""
+    from ..data import load_harmbench, load_xstest
+
+    hb = load_harmbench("test", ("standard", "contextual", "copyright"))
+    return [s.prompt for s in hb] + [s.meta["behavior"] for s in hb] + [s.prompt for s in load_xstest("all")]
+
+
+def decontaminate(items: Sequence[T], text: Callable[[T], str], index: Contamination) -> tuple[list[T], list[T]]:
+    kept, dropped = [], []
+    for it in items:
+        (dropped if index.hit(text(it)) else kept).append(it)
+    return kept, dropped
+
+
+def dedupe(items: Sequence[T], text: Callable[[T], str], jaccard: float = 0.9) -> list[T]:
+    """Drop exact and near duplicates (token-set Jaccard ≥ ``jaccard``), keeping the first."""
+    kept: list[T] = []
+    seen: list[frozenset[str]] = []
+    exact: set[str] = set()
+    for it in items:
+        t = " ".join(tokens(text(it)))
+        if t in exact:
+            continue
+        s = frozenset(t.split())
+        if any(s and len(s & e) / len(s | e) >= jaccard for e in seen):
+            continue
+        exact.add(t)
+        seen.append(s)
+        kept.append(it)
+    return kept

@@ -1,0 +1,144 @@
+"""Preference pairs from red-team findings and borderline-benign answers, exported for TRL.
+
+Refusal pairs: chosen = a refusal written for the category's expected behaviour, rejected = what the model actually
+answered to the (attacked) harmful request; multi-turn findings keep their full context as the prompt.
+Borderline pairs: chosen = the model's own helpful answer to a safe-but-scary prompt, rejected = a needless refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Sequence
+
+from ..engine import WorkItem, run_work
+from ..judges.base import Judge, JudgeItem
+from ..records import Attempt, EvalRow, JsonlStore, Message, Pair, Sample, stable_id, user, write_json
+from ..targets.base import GenParams, Target
+from ..taxonomy import Taxonomy
+from .borderline import borderline_prompts
+from .hygiene import Contamination, decontaminate, dedupe, eval_prompts
+from .refusals import write_overrefusal, write_refusal
+
+PAIRS = "pairs.jsonl"
+SUMMARY = "datagen.json"
+
+
+def refusal_pairs(findings: Sequence[Attempt], taxonomy: Taxonomy, seed: int = 0) -> list[Pair]:
+    rng = random.Random(seed)
+    out = []
+    for a in findings:
+        if a.label != "harmful" or a.refused or not a.response.strip():
+            continue
+        cat = taxonomy.get(a.category)
+        out.append(Pair(key=stable_id("refusal", a.key), prompt=a.messages, chosen=write_refusal(cat, rng),
+                        rejected=a.response, kind="refusal", category=cat.id, source=f"findings:{a.attack}",
+                        meta={"sample_id": a.sample_id, "attack": a.attack,
+                              "harm_score": a.verdicts["harm"].score if "harm" in a.verdicts else None}))
+    return out
+
+
+async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: Judge, store: JsonlStore,
+                           params: GenParams, seed: int = 0, show_progress: bool = True) -> tuple[list[Pair], int]:
+    """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful."""
+    rng = random.Random(seed)
+    work = []
+    for s in samples:
+        key = stable_id("borderline", s.id, params.max_new_tokens)
+
+        def build(resp, verdicts, s=s, key=key):
+            return EvalRow(key=key, bench="borderline", sample_id=s.id, prompt=s.prompt, response=resp,
+                           label="benign", category=s.category, verdicts=verdicts)
+
+        work.append(WorkItem(key, user(s.prompt), lambda r, s=s: JudgeItem(prompt=s.prompt, response=r), build))
+    await run_work(work, target, [refusal], store, params, description="borderline answers",
+                   show_progress=show_progress)
+    keys = {w.key for w in work}
+    rows = [r for r in store.load() if r.key in keys]
+    pairs, refused = [], 0
+    for r in rows:
+        if r.verdicts["refusal"].label or len(r.response.split()) < 5:
+            refused += 1
+            continue
+        pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=r.response,
+                          rejected=write_overrefusal(rng), kind="borderline", category=r.category,
+                          source="safestack-borderline", meta={"sample_id": r.sample_id}))
+    return pairs, refused
+
+
+def to_trl(p: Pair) -> dict:
+    return {"prompt": [m.model_dump() for m in p.prompt],
+            "chosen": [{"role": "assistant", "content": p.chosen}],
+            "rejected": [{"role": "assistant", "content": p.rejected}],
+            "kind": p.kind, "category": p.category or ""}
+
+
+async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
+                      refusal: Judge, benign_ratio: float = 1.0, max_pairs: int | None = None,
+                      val_fraction: float = 0.1, params: GenParams | None = None, seed: int = 0,
+                      show_progress: bool = True) -> dict:
+    out = Path(out)
+    params = params or GenParams()
+    rng = random.Random(seed)
+    index = Contamination(eval_prompts())
+
+    ref = refusal_pairs(findings, taxonomy, seed)
+    n_ref_raw = len(ref)
+    ref = dedupe(ref, lambda p: p.prompt[-1].content)
+    ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
+    rng.shuffle(ref)
+    if max_pairs:
+        ref = ref[: max(1, int(max_pairs / (1 + benign_ratio)))]
+
+    border = borderline_prompts(seed)
+    border, border_contam = decontaminate(border, lambda s: s.prompt, index)
+    n_border_target = int(round(len(ref) * benign_ratio))
+    rng.shuffle(border)
+    border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
+    bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
+    bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
+
+    pairs = ref + bpairs
+    rng.shuffle(pairs)
+    n_val = int(len(pairs) * val_fraction)
+    val, train = pairs[:n_val], pairs[n_val:]
+    store = JsonlStore(out / PAIRS, Pair)
+    store.reset()
+    store.append(pairs)
+    for name, part in (("train", train), ("val", val)):
+        (out / f"{name}.jsonl").write_text("".join(json.dumps(to_trl(p), ensure_ascii=False) + "\n" for p in part),
+                                           encoding="utf-8")
+    summary = summarize_pairs(pairs, train, val)
+    summary["hygiene"] = {
+        "refusal_pairs_before_dedupe": n_ref_raw,
+        "refusal_pairs_contaminated_removed": len(ref_contam),
+        "borderline_prompts_contaminated_removed": len(border_contam),
+        "borderline_answers_refused_dropped": b_refused,
+        "decontamination": f"{index.n}-gram overlap or token Jaccard ≥ {index.jaccard} against HarmBench test "
+                           "(all functional categories) and XSTest (all 450)",
+        "contaminated_examples": [p.prompt[-1].content[:200] for p in ref_contam[:5]] +
+                                 [s.prompt for s in border_contam[:5]],
+    }
+    write_json(out / SUMMARY, summary)
+    return summary
+
+
+def summarize_pairs(pairs: Sequence[Pair], train: Sequence[Pair], val: Sequence[Pair]) -> dict:
+    from collections import Counter
+
+    return {
+        "n_pairs": len(pairs),
+        "n_train": len(train),
+        "n_val": len(val),
+        "by_kind": dict(Counter(p.kind for p in pairs)),
+        "by_category": dict(Counter(p.category or "none" for p in pairs)),
+        "by_source": dict(Counter(p.source for p in pairs)),
+        "multi_turn": sum(sum(m.role == "user" for m in p.prompt) > 1 for p in pairs),
+        "mean_chosen_words": round(sum(len(p.chosen.split()) for p in pairs) / max(1, len(pairs)), 1),
+        "mean_rejected_words": round(sum(len(p.rejected.split()) for p in pairs) / max(1, len(pairs)), 1),
+        "distinct_chosen_refusals": len({p.chosen for p in pairs if p.kind == "refusal"}),
+    }
+
+
+__all__ = ["PAIRS", "SUMMARY", "borderline_pairs", "refusal_pairs", "run_datagen", "to_trl", "Message"]

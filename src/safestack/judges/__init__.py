@@ -1,0 +1,29 @@
+"""Judges: ``refusal`` and ``harm`` (offline), behind one protocol; see base.py."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Sequence
+
+from .base import JUDGES, Judge, JudgeItem, make_judge
+
+__all__ = ["JUDGES", "Judge", "JudgeItem", "judge_info", "make_judge", "stored_calibration"]
+
+
+def stored_calibration(name: str) -> dict | None:
+    """The calibration measured for a judge (written by ``safestack judge calibrate``), if any."""
+    f = resources.files(__package__).joinpath("calibration", f"{name}.json")
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def judge_info(judges: Sequence[Judge]) -> dict:
+    """What stands next to every rate: which judges produced it and how well they agree with human labels."""
+    out = {}
+    for j in judges:
+        spec = JUDGES.get(j.name)
+        out[j.name] = {"description": spec.description if spec else "", "calibration": stored_calibration(j.name)}
+    return out

@@ -1,0 +1,3 @@
+from .runner import FINDINGS, SUMMARY, run_redteam
+
+__all__ = ["FINDINGS", "SUMMARY", "run_redteam"]

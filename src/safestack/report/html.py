@@ -1,0 +1,160 @@
+"""The report: ``report.json`` and one self-contained ``report.html`` (plots inlined as PNG, no network).
+
+Reports only read the run directory's files: Harm Taxonomy, Red Team Report, Safety Evaluation (before/after),
+Training Data Summary and the training curve.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..errors import BadInput
+from ..records import read_json, write_json
+
+
+def _maybe(path: Path) -> Any:
+    return read_json(path) if path.exists() else None
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def headline(metrics: dict | None) -> dict:
+    """The numbers that decide a release, from an eval's metrics.json."""
+    if not metrics:
+        return {}
+    out = {}
+    for bench, m in metrics.items():
+        if not isinstance(m, dict) or "n" not in m:
+            continue
+        if m.get("asr") is not None:
+            out[f"{bench}_asr"] = m["asr"]
+        if m.get("over_refusal") is not None:
+            out[f"{bench}_over_refusal"] = m["over_refusal"]
+    return out
+
+
+def _plots(before: dict | None, after: dict | None, redteam: dict | None, train: dict | None) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = {}
+    if before and after:
+        hb, ha = headline(before), headline(after)
+        keys = [k for k in hb if k in ha]
+        if keys:
+            fig, ax = plt.subplots(figsize=(7, 3.2))
+            x = range(len(keys))
+            ax.bar([i - 0.2 for i in x], [hb[k] * 100 for k in keys], 0.4, label="before", color="#c0504d")
+            ax.bar([i + 0.2 for i in x], [ha[k] * 100 for k in keys], 0.4, label="after", color="#4f81bd")
+            ax.set_xticks(list(x), [k.replace("_", "\n", 1) for k in keys], fontsize=8)
+            ax.set_ylabel("%")
+            ax.set_ylim(0, 100)
+            ax.legend()
+            ax.set_title("Before vs after training")
+            plots["before_after"] = _png(fig)
+        cats = {}
+        for tag, m in (("before", before), ("after", after)):
+            for bench, bm in m.items():
+                if isinstance(bm, dict) and bm.get("asr_by_category") and bench.startswith("harmbench"):
+                    for c, r in bm["asr_by_category"].items():
+                        cats.setdefault(c, {})[tag] = r["rate"] or 0.0
+        if cats:
+            fig, ax = plt.subplots(figsize=(7, 3.2))
+            names = sorted(cats)
+            x = range(len(names))
+            ax.bar([i - 0.2 for i in x], [cats[c].get("before", 0) * 100 for c in names], 0.4, label="before",
+                   color="#c0504d")
+            ax.bar([i + 0.2 for i in x], [cats[c].get("after", 0) * 100 for c in names], 0.4, label="after",
+                   color="#4f81bd")
+            ax.axhline(20, ls="--", color="k", lw=0.8, label="halt threshold (20%)")
+            ax.set_xticks(list(x), [n.replace("_", "\n") for n in names], fontsize=7)
+            ax.set_ylabel("ASR %")
+            ax.set_ylim(0, 100)
+            ax.legend(fontsize=7)
+            ax.set_title("HarmBench (held-out) ASR by category")
+            plots["by_category"] = _png(fig)
+    if redteam and redteam.get("by_attack"):
+        fig, ax = plt.subplots(figsize=(7, 3))
+        names = list(redteam["by_attack"])
+        vals = [(redteam["by_attack"][n]["rate"] or 0) * 100 for n in names]
+        errs = [[v - redteam["by_attack"][n]["ci95"][0] * 100 for n, v in zip(names, vals)],
+                [redteam["by_attack"][n]["ci95"][1] * 100 - v for n, v in zip(names, vals)]]
+        ax.bar(names, vals, yerr=errs, color="#9bbb59", capsize=3)
+        ax.set_ylabel("ASR %")
+        ax.set_ylim(0, 100)
+        ax.set_title("Red team: ASR by attack (95% Wilson CI)")
+        ax.tick_params(axis="x", labelsize=8)
+        plots["by_attack"] = _png(fig)
+    if train and train.get("history"):
+        h = train["history"]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.plot([r["step"] for r in h], [r["loss"] for r in h], marker="o", ms=3, label="loss")
+        acc_key = next((k for k in ("rewards/accuracies",) if k in h[0]), None)
+        if acc_key:
+            ax2 = ax.twinx()
+            ax2.plot([r["step"] for r in h], [r[acc_key] for r in h], color="#c0504d", ls="--",
+                     label="reward accuracy")
+            ax2.set_ylim(0, 1.05)
+            ax2.set_ylabel("reward accuracy")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title("Training (DPO)")
+        plots["training"] = _png(fig)
+    return plots
+
+
+def build_report(out: str | Path) -> dict:
+    out = Path(out)
+    if not out.exists():
+        raise BadInput(f"{out}: run directory not found")
+    from ..taxonomy import load_taxonomy
+
+    before = _maybe(out / "eval_before" / "metrics.json")
+    after = _maybe(out / "eval_after" / "metrics.json")
+    redteam = _maybe(out / "redteam" / "redteam.json")
+    datagen = _maybe(out / "data" / "datagen.json")
+    train = _maybe(out / "train" / "train.json")
+    config = _maybe(out / "config.json")
+    state = _maybe(out / "state.json")
+    single = _maybe(out / "metrics.json")  # a plain `safestack eval` directory
+    if not any([before, after, redteam, datagen, train, single]):
+        raise BadInput(f"{out}: no safestack results found (expected eval_*/metrics.json, redteam/redteam.json, "
+                       "data/datagen.json or metrics.json)")
+    taxonomy = load_taxonomy((config or {}).get("taxonomy"))
+    report = {
+        "schema": 1,
+        "target": (config or {}).get("target"),
+        "before": before,
+        "after": after,
+        "summary": {"before": headline(before), "after": headline(after)} if before or after else
+                   {"eval": headline(single)},
+        "redteam": redteam,
+        "training_data": datagen,
+        "training": {k: v for k, v in (train or {}).items() if k != "history"} if train else None,
+        "judges": (after or before or single or {}).get("judge"),
+        "stage_seconds": {k: v["seconds"] for k, v in (state or {}).get("done", {}).items()},
+        "taxonomy": taxonomy.as_dict(),
+    }
+    if single and not before:
+        report["eval"] = single
+    write_json(out / "report.json", report)
+    plots = _plots(before, after, redteam, train)
+    env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
+    html = env.get_template("report.html.j2").render(r=report, plots=plots, dir=str(out))
+    (out / "report.html").write_text(html, encoding="utf-8")
+    return report

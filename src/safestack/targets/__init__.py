@@ -1,0 +1,31 @@
+"""Targets: ``default`` (embedded SmolLM2-135M-Instruct), ``hf:<path or hub id>``, ``openai:<model>@<base_url>``."""
+
+from __future__ import annotations
+
+from ..errors import BadInput
+from .base import GenParams, Target
+
+__all__ = ["GenParams", "Target", "load_target"]
+
+
+def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto", device: str = "auto",
+                batch_size: int = 16, system_prompt: str | None = None, concurrency: int = 8) -> Target:
+    if spec == "default":
+        from .default import default_model_dir
+        from .hf import HFTarget
+
+        return HFTarget(str(default_model_dir()), dtype=dtype, device=device, batch_size=batch_size,
+                        name="default", system_prompt=system_prompt)
+    if spec.startswith("hf:"):
+        from .hf import HFTarget
+
+        path = spec[3:]
+        if not path:
+            raise BadInput("target 'hf:': missing model path or hub id")
+        return HFTarget(path, dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
+    if spec.startswith("openai:"):
+        from .openai_compat import parse_openai_spec
+
+        return parse_openai_spec(spec[7:], api_key_env=api_key_env, concurrency=concurrency,
+                                 system_prompt=system_prompt)
+    raise BadInput(f"unknown target spec '{spec}' (use default, hf:<path>, or openai:<model>@<base_url>)")

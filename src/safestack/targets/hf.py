@@ -1,0 +1,108 @@
+"""Transformers target: chat template, left padding, batched greedy or sampled generation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import BadInput
+from ..records import Message
+from .base import GenParams
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if name == "auto":
+        return "auto"
+    if name not in table:
+        raise BadInput(f"unknown dtype '{name}' (use one of: auto, {', '.join(table)})")
+    return table[name]
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class HFTarget:
+    """A causal LM loaded with transformers. ``model``/``tokenizer`` may be passed in (tests, training loops)."""
+
+    def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
+                 device: str = "auto", batch_size: int = 16, name: str | None = None,
+                 system_prompt: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = name or f"hf:{path}"
+        self.batch_size = batch_size
+        self.system_prompt = system_prompt
+        self.device = resolve_device(device)
+        if model is None:
+            if path is None:
+                raise BadInput("hf target needs a model path or hub id")
+            local = Path(path)
+            if not local.exists() and (path.startswith((".", "/")) or local.suffix):
+                raise BadInput(f"hf:{path}: no such model directory")
+            try:
+                tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+                td = _torch_dtype(dtype)
+                if td == "auto":
+                    td = torch.float32 if self.device == "cpu" else "auto"
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=td)
+            except OSError as e:
+                raise BadInput(f"hf:{path}: cannot load model ({str(e).splitlines()[0]})") from None
+            model.to(self.device)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        self._lock = threading.Lock()
+
+    def render(self, conv: Sequence[Message]) -> str:
+        msgs = [{"role": m.role, "content": m.content} for m in conv]
+        if self.system_prompt and (not msgs or msgs[0]["role"] != "system"):
+            msgs = [{"role": "system", "content": self.system_prompt}] + msgs
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return "\n".join(f"{m['role']}: {m['content']}" for m in msgs) + "\nassistant:"
+
+    def generate_sync(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
+        import torch
+
+        texts = [self.render(c) for c in conversations]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-bucketed batches: less padding
+        out: list[str] = [""] * len(texts)
+        with self._lock, torch.no_grad():
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s:s + self.batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+                                     add_special_tokens=False).to(self.device)
+                kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+                if params.temperature > 0:
+                    torch.manual_seed(params.seed)
+                    kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+                else:
+                    kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+                gen = self.model.generate(**enc, **kw)
+                replies = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                for i, r in zip(idx, replies):
+                    for st in params.stop:
+                        r = r.split(st)[0]
+                    out[i] = r.strip()
+        return out
+
+    async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
+        return await asyncio.to_thread(self.generate_sync, list(conversations), params)

@@ -1,0 +1,3 @@
+from .taxonomy import Category, Taxonomy, load_taxonomy
+
+__all__ = ["Category", "Taxonomy", "load_taxonomy"]

@@ -1,0 +1,3 @@
+from .config import DPOSettings, LoraSettings
+
+__all__ = ["DPOSettings", "LoraSettings"]

@@ -1,0 +1,96 @@
+"""Safety DPO with LoRA on TRL's DPOTrainer; the adapter is merged so ``DIR/model`` loads as ``hf:DIR/model``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadInput
+from .config import DPOSettings
+
+
+def load_pairs(path: str | Path) -> list[dict[str, Any]]:
+    """TRL conversational preference rows (prompt/chosen/rejected as message lists) or flat strings."""
+    from ..records import read_jsonl
+
+    rows = read_jsonl(path)
+    if not rows:
+        raise BadInput(f"{path}: no training rows")
+    out = []
+    for i, r in enumerate(rows, 1):
+        for f in ("prompt", "chosen", "rejected"):
+            if f not in r:
+                raise BadInput(f"{path}:{i}: missing field '{f}'")
+        conv = lambda v: [{"role": "user", "content": v}] if isinstance(v, str) else v  # noqa: E731
+        reply = lambda v: [{"role": "assistant", "content": v}] if isinstance(v, str) else v  # noqa: E731
+        out.append({"prompt": conv(r["prompt"]), "chosen": reply(r["chosen"]), "rejected": reply(r["rejected"])})
+    return out
+
+
+def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
+              *, callbacks: list | None = None, log=print) -> dict:
+    """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from ..targets.hf import resolve_device
+
+    cfg = cfg or DPOSettings()
+    out = Path(out)
+    rows = load_pairs(data) if not isinstance(data, list) else data
+    device = resolve_device(cfg.device)
+    on_cpu = device == "cpu"
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16)
+    ckpt_dir = out / "checkpoints"
+    args = DPOConfig(
+        output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
+        loss_weights=list(cfg.loss_weights) if cfg.loss_weights else None,
+        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_length, truncation_mode="keep_start", warmup_ratio=cfg.warmup_ratio,
+        lr_scheduler_type=cfg.lr_scheduler, precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+        precompute_ref_batch_size=max(cfg.batch_size, 16),
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
+        seed=cfg.seed, report_to=[], use_cpu=on_cpu, bf16=not on_cpu and torch.cuda.is_available(),
+        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
+    )
+    peft_cfg = None
+    if cfg.lora.enabled:
+        peft_cfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                              target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         peft_config=peft_cfg, callbacks=callbacks or [])
+    resume = None
+    if ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
+        resume = True
+        log(f"resuming from the last checkpoint in {ckpt_dir}")
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume)
+    secs = time.time() - t0
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    final = trainer.model
+    if cfg.lora.enabled:
+        final = final.merge_and_unload()
+    mdir = out / "model"
+    final.save_pretrained(mdir)
+    tok.save_pretrained(mdir)
+    steps = trainer.state.global_step
+    info = {"method": "dpo", "base_model": model_path, "n_pairs": len(rows), "steps": steps,
+            "train_seconds": round(secs, 1), "seconds_per_step": round(secs / max(1, steps), 2),
+            "train_loss": result.training_loss, "history": history, "config": _cfg_dict(cfg)}
+    (out / "train.json").write_text(json.dumps(info, indent=2, default=str))
+    return info
+
+
+def _cfg_dict(cfg: DPOSettings) -> dict:
+    from .config import to_dict
+
+    return to_dict(cfg)
