@@ -45,6 +45,8 @@ async def run_work(work: Sequence[WorkItem], target: Target, judges: Sequence[Ju
     done = store.keys()
     todo = [w for w in work if w.key not in done]
     todo = list({w.key: w for w in todo}.values())  # identical requests once
+    # length-sorted batches: far less padding (one 4k-token prompt padded into a batch costs minutes on CPU)
+    todo.sort(key=lambda w: sum(len(m.content) for m in w.messages))
     if not todo:
         return 0
     with progress() as prog:

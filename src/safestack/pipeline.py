@@ -33,7 +33,7 @@ class RedteamSettings:
 @dataclass
 class DatagenSettings:
     benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
-    max_pairs: int | None = None
+    max_pairs: int | None = 320  # bounds DPO time on CPU (~40 steps at batch 8)
     val_fraction: float = 0.0
 
 

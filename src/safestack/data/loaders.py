@@ -44,10 +44,11 @@ def harmbench_prompt(behavior: str, context: str | None) -> str:
 HARMBENCH_FUNCTIONAL = ("standard", "contextual", "copyright")
 
 
-def load_harmbench(split: str = "test", functional: tuple[str, ...] = ("standard", "contextual")) -> list[Sample]:
+def load_harmbench(split: str = "test", functional: tuple[str, ...] = ("standard",)) -> list[Sample]:
     """HarmBench text behaviours. Split ``val`` (80) is the one used for training/tuning, ``test`` (320) is held out.
-    Copyright behaviours are left out by default: HarmBench judges them by hashing against the original works,
-    which a refusal/harm judge cannot reproduce."""
+    The default is the *standard* behaviours (159 in test): contextual ones carry long context strings (slow on
+    CPU; ask for them with ``harmbench:test:standard,contextual``) and copyright ones are judged in HarmBench by
+    hashing against the original works, which a refusal/harm judge cannot reproduce."""
     if split not in ("val", "test", "all"):
         raise BadInput(f"harmbench: unknown split '{split}' (val, test, all)")
     bad = [f for f in functional if f not in HARMBENCH_FUNCTIONAL]
@@ -132,10 +133,10 @@ class DatasetInfo:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "harmbench": DatasetInfo("harmbench", "HarmBench text behaviours, test split (held out), standard + contextual",
+    "harmbench": DatasetInfo("harmbench", "HarmBench text behaviours, test split (held out), standard behaviours",
                              "eval", "MIT", lambda: load_harmbench("test"), "harmbench",
                              ["harmbench", "harmbench:test", "harmbench:val", "harmbench:all",
-                              "harmbench:test:standard", "harmbench:test:standard,contextual,copyright"]),
+                              "harmbench:test:standard,contextual", "harmbench:test:standard,contextual,copyright"]),
     "harmbench-val": DatasetInfo("harmbench-val", "HarmBench val split (80 behaviours): the training/tuning split",
                                  "train", "MIT", lambda: load_harmbench("val"), "harmbench", ["harmbench:val"]),
     "adv_training": DatasetInfo("adv_training", "HarmBench adversarial-training behaviours (100), disjoint from "
@@ -156,7 +157,7 @@ def load_bench(spec: str) -> list[Sample]:
     name, _, rest = spec.partition(":")
     if name == "harmbench":
         split, _, func = rest.partition(":")
-        functional = tuple(f for f in func.split(",") if f) or ("standard", "contextual")
+        functional = tuple(f for f in func.split(",") if f) or ("standard",)
         return load_harmbench(split or "test", functional)
     if name == "xstest":
         return load_xstest(rest or "all")

@@ -45,7 +45,10 @@ def default_model_dir(prepare: bool = True) -> Path:
     tok = AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
     gm = AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name, dtype=torch.float32)
     # a GGUF-loaded model refuses save_pretrained: rebuild it from its config and copy the weights
-    model = AutoModelForCausalLM.from_config(gm.config)
+    cfg = gm.config
+    if getattr(cfg, "quantization_config", None) is not None:  # the weights are de-quantized fp32 now
+        del cfg.quantization_config
+    model = AutoModelForCausalLM.from_config(cfg)
     missing = model.load_state_dict(gm.state_dict(), strict=False)
     if missing.missing_keys and any("embed" not in k and "lm_head" not in k for k in missing.missing_keys):
         raise RuntimeError(f"GGUF conversion lost weights: {missing.missing_keys[:5]}")

@@ -41,13 +41,14 @@ class HFTarget:
 
     def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
                  device: str = "auto", batch_size: int = 16, name: str | None = None,
-                 system_prompt: str | None = None):
+                 system_prompt: str | None = None, max_input_tokens: int = 2048):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.name = name or f"hf:{path}"
         self.batch_size = batch_size
         self.system_prompt = system_prompt
+        self.max_input_tokens = max_input_tokens
         self.device = resolve_device(device)
         if model is None:
             if path is None:
@@ -88,7 +89,10 @@ class HFTarget:
         with self._lock, torch.no_grad():
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
+                # over-long inputs keep their end (the request and the assistant turn), losing the start
+                self.tokenizer.truncation_side = "left"
                 enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+                                     truncation=True, max_length=self.max_input_tokens,
                                      add_special_tokens=False).to(self.device)
                 kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
                 if params.temperature > 0:

@@ -55,7 +55,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         loss_weights=list(cfg.loss_weights) if cfg.loss_weights else None,
         learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        max_length=cfg.max_length, truncation_mode="keep_start", warmup_ratio=cfg.warmup_ratio,
+        max_length=cfg.max_length, truncation_mode="keep_start", warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio of total steps
         lr_scheduler_type=cfg.lr_scheduler, precompute_ref_log_probs=cfg.precompute_ref_log_probs,
         precompute_ref_batch_size=max(cfg.batch_size, 16),
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
