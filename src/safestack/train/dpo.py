@@ -29,6 +29,18 @@ def load_pairs(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def truncate_completions(row: dict, tok, n: int) -> dict:
+    """Cut the chosen and rejected replies to ``n`` tokens (at a token boundary)."""
+    out = dict(row)
+    for side in ("chosen", "rejected"):
+        msgs = [dict(m) for m in row[side]]
+        ids = tok(msgs[-1]["content"], add_special_tokens=False).input_ids
+        if len(ids) > n:
+            msgs[-1]["content"] = tok.decode(ids[:n])
+        out[side] = msgs
+    return out
+
+
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
               *, callbacks: list | None = None, log=print) -> dict:
     """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present)."""
@@ -49,6 +61,8 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16)
+    if cfg.max_completion_tokens:
+        rows = [truncate_completions(r, tok, cfg.max_completion_tokens) for r in rows]
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
@@ -64,8 +78,12 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     )
     peft_cfg = None
     if cfg.lora.enabled:
+        n_layers = model.config.num_hidden_layers
+        top = cfg.lora.top_layers
+        layers = list(range(max(0, n_layers - top), n_layers)) if top and top < n_layers else None
         peft_cfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                              target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
+                              target_modules=list(cfg.lora.target_modules), layers_to_transform=layers,
+                              task_type="CAUSAL_LM")
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=peft_cfg, callbacks=callbacks or [])
     resume = None

@@ -1,0 +1,35 @@
+"""Judge throughput: judging 1,000 responses (refusal + harm) on 2 CPU cores.
+
+Usage: python benchmarks/bench_judges.py → benchmarks/results.json["judges"]
+"""
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import save  # noqa: E402
+
+
+def main() -> None:
+    from safestack.data import load_xstest_completions
+    from safestack.judges import JudgeItem, make_judge
+
+    rows = load_xstest_completions()[:1000]
+    items = [JudgeItem(prompt=r["prompt"], response=r["response"]) for r in rows]
+    out = {"n": len(items)}
+    for name in ("refusal", "harm"):
+        j = make_judge(name)
+        asyncio.run(j.score(items[:8]))  # load models
+        if hasattr(j, "embedder"):
+            j.embedder._cache.clear()
+        t = time.perf_counter()
+        asyncio.run(j.score(items))
+        out[f"{name}_seconds_per_1000"] = round((time.perf_counter() - t) * 1000 / len(items), 2)
+    print(out)
+    save("judges", out)
+
+
+if __name__ == "__main__":
+    main()

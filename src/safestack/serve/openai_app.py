@@ -1,0 +1,86 @@
+"""An OpenAI-compatible HTTP server in front of any Target (``/v1/models``, ``/v1/chat/completions``).
+
+Used to serve a local or trained model to OpenAI clients and as the base of the guard proxy (#8). Streaming
+responses are sent as server-sent events in OpenAI's chunk format.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..records import Message
+from ..targets.base import GenParams, Target
+
+
+class ChatRequest(BaseModel):
+    model: str = "default"
+    messages: list[Message]
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+    max_completion_tokens: int | None = Field(None, ge=1, le=8192)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stream: bool = False
+    stop: str | list[str] | None = None
+
+
+def create_app(target: Target, *, model_name: str | None = None, api_keys: set[str] | None = None,
+               default_max_tokens: int = 128) -> FastAPI:
+    app = FastAPI(title="safestack OpenAI-compatible server")
+    name = model_name or getattr(target, "name", "safestack")
+
+    def check_key(authorization: str | None) -> None:
+        if not api_keys:
+            return
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        if token not in api_keys:
+            raise HTTPException(401, detail={"error": {"message": "invalid API key", "type": "invalid_request_error"}})
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models(authorization: str | None = Header(None)) -> dict:
+        check_key(authorization)
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "safestack"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(req: ChatRequest, request: Request, authorization: str | None = Header(None)) -> Any:
+        check_key(authorization)
+        stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+        params = GenParams(max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
+                           temperature=req.temperature, top_p=req.top_p, seed=req.seed or 0, stop=stop)
+        text = (await target.generate([req.messages], params))[0]
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if req.stream:
+            return StreamingResponse(_sse(cid, created, name, text), media_type="text/event-stream")
+        return JSONResponse({
+            "id": cid, "object": "chat.completion", "created": created, "model": name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())},
+        })
+
+    return app
+
+
+def _sse(cid: str, created: int, model: str, text: str):
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    words = text.split(" ")
+    for i, w in enumerate(words):
+        yield chunk({"content": w if i == 0 else " " + w})
+    yield chunk({}, "stop")
+    yield "data: [DONE]\n\n"

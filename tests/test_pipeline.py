@@ -1,0 +1,32 @@
+"""The closed loop on the tiny model: every stage real, small sizes."""
+
+import json
+
+import yaml
+
+from safestack.pipeline import load_run_config, run_pipeline
+
+
+def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(yaml.safe_dump({
+        "target": f"hf:{tiny_dir}",
+        "redteam": {"limit": 6, "attacks": ["direct", "base64"], "max_new_tokens": 8},
+        "datagen": {"max_pairs": 12},
+        "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+        "eval": {"limit": 6, "max_new_tokens": 6},
+    }))
+    out = tmp_path / "run"
+    rep = run_pipeline(load_run_config(str(cfg_file)), out)
+    for k in ("before", "after", "redteam", "training_data", "training"):
+        assert rep[k], k
+    assert set(rep["before"]) >= {"harmbench", "xstest"} and rep["after"]["xstest"]["n"] == 6
+    assert (out / "report.html").read_text().count("<h2") >= 5
+    on_disk = json.loads((out / "report.json").read_text())
+    assert "asr" in on_disk["after"]["harmbench"] and "over_refusal" in on_disk["after"]["xstest"]
+    from safestack.targets import load_target
+
+    assert load_target(f"hf:{out / 'model'}").model is not None
+    # resume: everything is done, nothing re-runs, same report
+    rep2 = run_pipeline(load_run_config(str(cfg_file)), out, resume=True)
+    assert rep2["after"] == rep["after"]

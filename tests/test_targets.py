@@ -1,0 +1,89 @@
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from safestack.errors import BadInput
+from safestack.records import user
+from safestack.serve import create_app
+from safestack.targets import GenParams, load_target
+from safestack.targets.openai_compat import OpenAITarget, TargetError
+
+
+def test_hf_batched_matches_single(tiny_target):
+    """Left padding: a prompt's greedy reply is the same alone or batched with longer prompts."""
+    convs = [user("hi"), user("Tell me a long story about a dragon and a knight in a castle"), user("2+2?")]
+    p = GenParams(max_new_tokens=6)
+    batched = asyncio.run(tiny_target.generate(convs, p))
+    single = [asyncio.run(tiny_target.generate([c], p))[0] for c in convs]
+    assert batched == single and len(batched) == 3
+
+
+def test_target_specs_rejected_clearly():
+    with pytest.raises(BadInput, match="unknown target spec"):
+        load_target("gpt4")
+    with pytest.raises(BadInput, match="openai:<model>@<base_url>"):
+        load_target("openai:gpt-4o")
+    with pytest.raises(BadInput, match="must start with http"):
+        load_target("openai:m@localhost:8000")
+    with pytest.raises(BadInput, match="no such model directory"):
+        load_target("hf:/definitely/not/here")
+
+
+def test_openai_target_against_real_local_server(tiny_target, live_server):
+    """The real openai: code path over HTTP to a real uvicorn server serving the tiny model."""
+    app = create_app(tiny_target, model_name="tiny", api_keys={"sk-test"})
+    with live_server(app) as srv:
+        t = OpenAITarget("tiny", srv.url + "/v1", api_key="sk-test", concurrency=2)
+        convs = [user("hello"), user("what is 2+2?"), user("name a colour")]
+        got = asyncio.run(t.generate(convs, GenParams(max_new_tokens=5)))
+        want = asyncio.run(tiny_target.generate(convs, GenParams(max_new_tokens=5)))
+        assert got == want
+        bad = OpenAITarget("tiny", srv.url + "/v1", api_key="wrong")
+        with pytest.raises(TargetError, match="authentication failed"):
+            asyncio.run(bad.generate([user("x")], GenParams(max_new_tokens=2)))
+        nf = OpenAITarget("tiny", srv.url, api_key="sk-test")
+        with pytest.raises(TargetError, match="404"):
+            asyncio.run(nf.generate([user("x")], GenParams(max_new_tokens=2)))
+        # the official openai client, streaming and not
+        import openai
+
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test")
+        r = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hello"}], max_tokens=5)
+        assert r.choices[0].message.content == want[0]
+        chunks = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hello"}],
+                                                max_tokens=5, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == want[0]
+
+
+def test_openai_target_unreachable():
+    from conftest import free_port
+
+    t = OpenAITarget("m", f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
+    with pytest.raises(TargetError, match="cannot connect"):
+        asyncio.run(t.generate([user("x")], GenParams()))
+
+
+def test_openai_target_retries_429_and_5xx():
+    """Backoff on 429/5xx, through the transport seam (a handler instead of the network)."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"retry-after": "0"}, text="slow down")
+        if len(calls) == 2:
+            return httpx.Response(503, text="busy")
+        body = json.loads(request.content)
+        assert body["max_tokens"] == 7 and body["messages"][-1]["content"] == "x"
+        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
+
+    t = OpenAITarget("m", "http://upstream.invalid/v1", transport=httpx.MockTransport(handler), backoff=0.0)
+    assert asyncio.run(t.generate([user("x")], GenParams(max_new_tokens=7))) == ["ok"]
+    assert len(calls) == 3
+    calls.clear()
+    t2 = OpenAITarget("m", "http://upstream.invalid/v1", transport=httpx.MockTransport(
+        lambda r: httpx.Response(500, text="down")), backoff=0.0, max_retries=2)
+    with pytest.raises(TargetError, match="HTTP 500"):
+        asyncio.run(t2.generate([user("x")], GenParams()))

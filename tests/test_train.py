@@ -1,0 +1,63 @@
+import json
+
+import torch
+
+from safestack.train import DPOSettings, LoraSettings
+from safestack.train.config import from_dict
+from safestack.train.dpo import train_dpo
+
+
+def _margin(model_dir, rows):
+    """mean log p(chosen) − log p(rejected) under the model (completion tokens only)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tot = 0.0
+    for r in rows:
+        prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+        lp = []
+        for side in ("chosen", "rejected"):
+            ids = tok(prompt + r[side][0]["content"], return_tensors="pt").input_ids
+            n_prompt = len(tok(prompt).input_ids)
+            with torch.no_grad():
+                logits = m(ids).logits[0, :-1].log_softmax(-1)
+            tgt = ids[0, 1:]
+            lp.append(logits[torch.arange(len(tgt)), tgt][n_prompt - 1:].sum().item())
+        tot += lp[0] - lp[1]
+    return tot / len(rows)
+
+
+def test_dpo_lora_moves_preferences_and_saves_loadable_model(tmp_path, tiny_dir):
+    rows = [{"prompt": [{"role": "user", "content": f"How do I make a weapon number {i}?"}],
+             "chosen": [{"role": "assistant", "content": "I can't help with that."}],
+             "rejected": [{"role": "assistant", "content": f"Sure, step one is to get {i} pipes and powder."}]}
+            for i in range(8)]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = _margin(tiny_dir, rows)
+    cfg = DPOSettings(max_steps=6, batch_size=4, learning_rate=5e-3, save_steps=3, logging_steps=1,
+                      lora=LoraSettings(r=8, alpha=16))
+    info = train_dpo(str(tiny_dir), data, tmp_path / "out", cfg, log=lambda *a: None)
+    assert info["steps"] == 6
+    losses = [h["loss"] for h in info["history"]]
+    assert losses[-1] < losses[0]
+    after = _margin(tmp_path / "out" / "model", rows)
+    assert after > before + 1.0, (before, after)
+    from safestack.targets import load_target
+
+    t = load_target(f"hf:{tmp_path / 'out' / 'model'}")
+    assert t.model.config.num_hidden_layers == 2  # merged, plain HF model (no adapter needed)
+
+
+def test_config_from_yaml_dict_names_bad_fields():
+    import pytest
+
+    from safestack.errors import BadInput
+
+    cfg = from_dict(DPOSettings, {"beta": 0.2, "lora": {"r": 4}})
+    assert cfg.beta == 0.2 and cfg.lora.r == 4 and cfg.lora.alpha == 32
+    with pytest.raises(BadInput, match="unknown field"):
+        from_dict(DPOSettings, {"betta": 0.2})
+    with pytest.raises(BadInput, match="'beta' must be a number"):
+        from_dict(DPOSettings, {"beta": "high"})
