@@ -55,7 +55,7 @@ def main() -> None:
     else:
         rows = synthetic_pairs(a.steps * 4)
     plain = DPOSettings(batch_size=4, max_length=192, loss_type=["sigmoid"], loss_weights=[1.0],
-                        precompute_ref_log_probs=False, max_completion_tokens=None,
+                        precompute_ref_log_probs=False, max_rejected_tokens=None,
                         lora=LoraSettings(top_layers=None))
     ours = DPOSettings(batch_size=4)
     res = {"plain_trl_s_per_step": round(run(plain, rows, a.steps), 2),

@@ -61,10 +61,20 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
         if r.verdicts["refusal"].label or len(r.response.split()) < 5:
             refused += 1
             continue
-        pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=r.response,
+        pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=trim_to_sentence(r.response),
                           rejected=write_overrefusal(rng), kind="borderline", category=r.category,
                           source="safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
+
+
+def trim_to_sentence(text: str, min_chars: int = 40) -> str:
+    """Cut a length-limited generation back to its last complete sentence, so training does not teach
+    stopping mid-sentence."""
+    import re
+
+    ends = [m.end() for m in re.finditer(r"[.!?](?:\s|$)|\n\n", text)]
+    ends = [e for e in ends if e >= min_chars]
+    return text[: ends[-1]].strip() if ends else text.strip()
 
 
 def to_trl(p: Pair) -> dict:
@@ -88,6 +98,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     ref = dedupe(ref, lambda p: p.prompt[-1].content)
     ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
     rng.shuffle(ref)
+    ref.sort(key=lambda p: p.meta.get("attack") != "direct")  # every direct request first, then attacked ones
     if max_pairs:
         ref = ref[: max(1, int(max_pairs / (1 + benign_ratio)))]
 

@@ -44,8 +44,9 @@ def write_refusal(category: Category, rng: random.Random) -> str:
     reason = category.reason or "it could cause harm"
     if category.expected == "soft_deflection":
         parts = [rng.choice(_SOFT_OPEN), rng.choice(_REASON).format(reason=reason), alt]
-    else:
-        parts = [rng.choice(_HARD_OPEN), rng.choice(_REASON).format(reason=reason), alt, rng.choice(_OFFER)]
+    else:  # short: the opening decides; an alternative half the time
+        parts = [rng.choice(_HARD_OPEN), rng.choice(_REASON).format(reason=reason),
+                 alt if rng.random() < 0.5 else rng.choice(_OFFER)]
     return " ".join(p for p in parts if p).strip()
 
 

@@ -32,14 +32,14 @@ class DPOSettings:
 
     beta: float = 0.1
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid", "sft"])  # DPO + NLL on chosen (RPO)
-    loss_weights: list[float] = field(default_factory=lambda: [1.0, 0.5])
-    learning_rate: float = 5e-4
+    loss_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    learning_rate: float = 1e-3
     epochs: float = 1.0
     max_steps: int = -1
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 256
-    max_completion_tokens: int | None = 48  # chosen/rejected cut to this many tokens (the opening decides refusal)
+    max_rejected_tokens: int | None = 32  # rejected replies cut to this many tokens (the opening decides refusal)
     warmup_ratio: float = 0.05
     lr_scheduler: str = "cosine"
     precompute_ref_log_probs: bool = True

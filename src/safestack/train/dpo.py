@@ -29,16 +29,14 @@ def load_pairs(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def truncate_completions(row: dict, tok, n: int) -> dict:
-    """Cut the chosen and rejected replies to ``n`` tokens (at a token boundary)."""
-    out = dict(row)
-    for side in ("chosen", "rejected"):
-        msgs = [dict(m) for m in row[side]]
-        ids = tok(msgs[-1]["content"], add_special_tokens=False).input_ids
-        if len(ids) > n:
-            msgs[-1]["content"] = tok.decode(ids[:n])
-        out[side] = msgs
-    return out
+def truncate_rejected(row: dict, tok, n: int) -> dict:
+    """Cut the rejected reply to ``n`` tokens: what DPO must push down is how it starts. (The chosen reply is kept
+    whole: cutting it would teach the model to stop mid-sentence.)"""
+    msgs = [dict(m) for m in row["rejected"]]
+    ids = tok(msgs[-1]["content"], add_special_tokens=False).input_ids
+    if len(ids) > n:
+        msgs[-1]["content"] = tok.decode(ids[:n])
+    return {**row, "rejected": msgs}
 
 
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
@@ -61,8 +59,8 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16)
-    if cfg.max_completion_tokens:
-        rows = [truncate_completions(r, tok, cfg.max_completion_tokens) for r in rows]
+    if cfg.max_rejected_tokens:
+        rows = [truncate_rejected(r, tok, cfg.max_rejected_tokens) for r in rows]
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
