@@ -3,13 +3,22 @@
 Attacks are factories registered where they are defined, with metadata (family, tags such as OWASP LLM01, goal);
 ``build(prompt, rng)`` returns the messages. Compose them with ``compose(a, b)``: ``b`` wraps ``a``'s last
 user turn.
+
+Two optional pieces of metadata:
+
+* ``param``: the attack takes a numeric option that can be written as a name suffix, so ``many_shot_16`` is
+  ``many_shot`` with ``n_shots=16`` (the attack is then named ``many_shot_16``).
+* ``requires``: resources the factory needs and that no default can stand in for (e.g. ``("translator",)``).
+  ``make_attack`` refuses, with a ``BadInput`` naming the missing resource, when one is not passed.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
 
 from ..errors import BadInput
 from ..records import Message
@@ -37,23 +46,48 @@ class AttackSpec:
     factory: Callable[..., Attack]
     description: str
     tags: list[str] = field(default_factory=list)
+    requires: tuple[str, ...] = ()
+    param: str | None = None
 
 
 ATTACKS: dict[str, AttackSpec] = {}
 
 
-def attack(name: str, family: str, description: str, tags: Sequence[str] = ()):
-    """Register an attack factory (called with keyword options, returns an Attack)."""
+def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *,
+           requires: Sequence[str] = (), param: str | None = None):
+    """Register an attack factory (called with keyword options, returns an Attack).
+
+    ``requires`` names keyword options the factory cannot do without; ``param`` names an integer option that
+    may be given as a ``<name>_<N>`` suffix.
+    """
 
     def deco(factory):
-        ATTACKS[name] = AttackSpec(name, family, factory, description, list(tags))
+        ATTACKS[name] = AttackSpec(name, family, factory, description, list(tags), tuple(requires), param)
         return factory
 
     return deco
 
 
 def _load_all() -> None:
-    from . import direct, encoding, persona, suppression  # noqa: F401
+    from . import (direct, encoding, injection, manyshot, obfuscation, pasttense, persona,  # noqa: F401
+                   suppression, translation)
+
+
+def _resolve(name: str) -> tuple[AttackSpec, dict[str, Any]]:
+    """The spec for ``name`` and the options its name implies (``many_shot_16`` → ``{"n_shots": 16}``)."""
+    if name in ATTACKS:
+        return ATTACKS[name], {}
+    m = re.fullmatch(r"(.+)_(\d+)", name)
+    if m and m.group(1) in ATTACKS and ATTACKS[m.group(1)].param:
+        spec = ATTACKS[m.group(1)]
+        return spec, {spec.param: int(m.group(2))}
+    sweeps = sorted(f"{n}_<N>" for n, s in ATTACKS.items() if s.param)
+    raise BadInput(f"unknown attack '{name}' (available: {', '.join(sorted(ATTACKS) + sweeps)})")
+
+
+def _accepted(factory: Callable[..., Attack], kw: dict[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(factory).parameters
+    return {k: v for k, v in kw.items() if k in params}
 
 
 def available() -> dict[str, AttackSpec]:
@@ -63,23 +97,31 @@ def available() -> dict[str, AttackSpec]:
 
 def make_attack(name: str, **kw) -> Attack:
     _load_all()
-    if "+" in name:  # composition: "base64+persona_evil"
-        parts = [make_attack(p, **kw) for p in name.split("+")]
+    if "+" in name:  # composition: "base64+persona_evil"; each part gets the options it accepts
+        parts = [make_attack(p, **_accepted(_resolve(p)[0].factory, kw)) for p in name.split("+")]
         out = parts[0]
         for p in parts[1:]:
             out = compose(out, p)
         return out
-    if name not in ATTACKS:
-        raise BadInput(f"unknown attack '{name}' (available: {', '.join(sorted(ATTACKS))})")
-    return ATTACKS[name].factory(**kw)
+    spec, implied = _resolve(name)
+    missing = [r for r in spec.requires if kw.get(r) is None]
+    if missing:
+        raise BadInput(f"attack '{name}' needs a {' and a '.join(missing)}, and none is available: pass "
+                       f"{', '.join(f'{r}=...' for r in missing)} (e.g. a model wrapped as one)")
+    atk = spec.factory(**{**kw, **implied})
+    return replace(atk, name=name) if implied else atk
 
 
-def make_attacks(names: str | Sequence[str]) -> list[Attack]:
+def make_attacks(names: str | Sequence[str], **provides: Any) -> list[Attack]:
+    """Attacks by name (comma-separated string or list). ``provides`` offers resources (e.g. ``translator=``)
+    to the attacks whose factories accept them."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names:
         raise BadInput("--attacks: no attack named")
-    return [make_attack(n) for n in names]
+    _load_all()
+    return [make_attack(n, **(provides if "+" in n else _accepted(_resolve(n)[0].factory, provides)))
+            for n in names]
 
 
 def compose(inner: Attack, outer: Attack) -> Attack:
