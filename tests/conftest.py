@@ -32,10 +32,13 @@ def tiny_dir(tmp_path_factory, embedded_dir) -> Path:
     tok = AutoTokenizer.from_pretrained(embedded_dir)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                       pad_token_id=tok.pad_token_id)
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
+    with torch.no_grad():  # untied random head; never emit special tokens (empty replies)
+        model.lm_head.weight.normal_(0.0, 1.0)  # spread logits: varied tokens, not one token repeated
+        model.lm_head.weight[tok.all_special_ids + [198]] = 0.0  # no special tokens, no bare newlines
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out

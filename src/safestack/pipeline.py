@@ -25,7 +25,7 @@ from .train.config import DPOSettings, from_dict, load_yaml, to_dict
 class RedteamSettings:
     sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training"])
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
-    limit: int | None = None  # harmful training behaviours (stratified); None = all
+    limit: int | None = 100  # harmful training behaviours (stratified by category); None = all 141
     max_new_tokens: int = 64
     batch_size: int = 32
 
@@ -33,7 +33,7 @@ class RedteamSettings:
 @dataclass
 class DatagenSettings:
     benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
-    max_pairs: int | None = 320  # bounds DPO time on CPU (~40 steps at batch 8)
+    max_pairs: int | None = 256  # bounds DPO time on CPU (32 steps at batch 8)
     val_fraction: float = 0.0
 
 

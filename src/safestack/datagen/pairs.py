@@ -111,6 +111,11 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
 
     pairs = ref + bpairs
+    if not ref:
+        from ..errors import BadInput
+
+        raise BadInput(f"no training pairs: none of the {len(findings)} findings is a non-refusal answer to a harmful "
+                       "request (the target already refuses everything it was asked, or every response was empty)")
     rng.shuffle(pairs)
     n_val = int(len(pairs) * val_fraction)
     val, train = pairs[:n_val], pairs[n_val:]

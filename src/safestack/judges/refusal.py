@@ -37,6 +37,8 @@ _REFUSE = [
     r"terms)",
     r"\bi (?:must|have to|need to) (?:respectfully )?(?:decline|refuse|refrain)",
     r"\bnot (?:able|allowed|permitted) to (?:help|assist|provide|share|give|create|write)\b",
+    r"\bnot something (?:that )?i(?:'m| am)? (?:can|could|will|am able to|'m able to|'m willing to) "
+    r"(?:help|assist|do|provide|support|answer)",
     r"\bi (?:strongly )?(?:urge|encourage) you (?:not to|to reconsider|to seek|to reach out|to talk)",
     r"^\W*(?:i apologi[sz]e|i'?m (?:very |really )?sorry|sorry)\b[^.!?\n]{0,15}\bbut\b",
     r"^\W*(?:it is|it's|that is|that's|this is)\s+(?:not|neither)\s+(?:appropriate|ethical|acceptable|okay|ok|"
