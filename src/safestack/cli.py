@@ -176,10 +176,46 @@ def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest",
     out_console.print(t)
 
 
-@app.command()
-def judge(judge: str = typer.Option(..., "--judge", help="refusal | harm"), inp: Path = typer.Option(..., "--in"),
-          out: Path = typer.Option(..., "--out")):
+judge_app = typer.Typer(help="Judges: score responses (--judge/--in/--out), or `judge calibrate`.",
+                        invoke_without_command=True)
+app.add_typer(judge_app, name="judge")
+
+
+@judge_app.command("calibrate")
+def judge_calibrate(judge: str = typer.Option(..., "--judge"),
+                    labels: str = typer.Option("xstest-human", "--labels", help="xstest-human or a JSONL file with "
+                                               "prompt, response, label (bool)"),
+                    out: Optional[Path] = typer.Option(None, "--out", help="write the calibration JSON here"),
+                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)")):
+    """Accuracy, precision, recall, F1, Cohen's κ (bootstrap 95% CIs) of a judge against labelled data."""
+    from importlib import resources
+
+    from .judges import make_judge
+    from .judges.calibrate import calibrate, load_labels, save_calibration
+
+    rows = load_labels(labels)
+    cal = calibrate(make_judge(judge), rows, data=labels)
+    if out:
+        save_calibration(cal, out)
+    if store:
+        save_calibration(cal, Path(str(resources.files("safestack.judges"))) / "calibration" / f"{judge}.json")
+    t = Table(title=f"judge '{judge}' vs {labels} (n={cal['n']})")
+    for c in ("metric", "value", "95% CI"):
+        t.add_column(c)
+    for k in ("accuracy", "precision", "recall", "f1", "kappa"):
+        t.add_row(k, f"{cal[k]:.3f}", f"{cal['ci95'][k][0]:.3f}–{cal['ci95'][k][1]:.3f}")
+    out_console.print(t)
+    out_console.print(f"confusion: {cal['confusion']}" + (f"  by group: {cal['by_group']}" if "by_group" in cal else ""))
+
+
+@judge_app.callback()
+def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm"),
+          inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out")):
     """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float}."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (judge and inp and out):
+        raise BadInput("judge: --judge, --in and --out are required (or use `safestack judge calibrate`)")
     from .judges import JudgeItem, make_judge
     from .records import read_jsonl
 

@@ -106,6 +106,27 @@ def load_xstest_completions(model: str | None = None) -> list[dict]:
     return out
 
 
+def load_jbb_artifacts() -> list[dict]:
+    """JailbreakBench artifacts: every (method, target model) jailbreak with its response and JBB's judge label
+    (``jailbroken``, from Llama-3-70B — a model judge, not a human)."""
+    import json
+
+    root = data_dir("jbb") / "attack-artifacts"
+    out = []
+    for f in sorted(root.glob("*/*/*.json")):
+        d = json.loads(f.read_text(encoding="utf-8"))
+        if not isinstance(d, dict) or "jailbreaks" not in d:
+            continue
+        method, model = f.parent.parent.name, f.stem
+        for x in d["jailbreaks"]:
+            if not x.get("response") or x.get("jailbroken") is None:
+                continue
+            out.append({"method": method, "model": model, "goal": x["goal"], "category": x.get("category"),
+                        "prompt": x.get("prompt") or x["goal"], "response": x["response"],
+                        "jailbroken": bool(x["jailbroken"])})
+    return out
+
+
 def load_jsonl_bench(path: str) -> list[Sample]:
     rows = read_jsonl(path, required=("prompt",))
     out = []
