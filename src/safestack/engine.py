@@ -8,7 +8,7 @@ one batch of work and ``--resume`` continues from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -59,7 +59,3 @@ async def run_work(work: Sequence[WorkItem], target: Target, judges: Sequence[Ju
             store.append([w.build(r, v) for w, r, v in zip(chunk, responses, verdicts)])
             prog.advance(task, len(chunk))
     return len(todo)
-
-
-def as_dict(verdicts: dict[str, Verdict]) -> dict[str, Any]:
-    return {k: v.dump() for k, v in verdicts.items()}

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from rich.console import Console
 
 from .errors import BadInput
-from .records import read_json, write_json
+from .records import write_json
 from .train.config import DPOSettings, from_dict, load_yaml, to_dict
 
 
@@ -100,7 +100,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     if out.exists() and any(out.iterdir()) and not resume:
         raise BadInput(f"{out} is not empty: pass --resume to continue that run, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", to_dict_run(cfg))
+    write_json(out / "config.json", to_dict(cfg))
     state = RunState(out)
     taxonomy = load_taxonomy(cfg.taxonomy)
     attacks = make_attacks(cfg.redteam.attacks)  # validate before any heavy work
@@ -174,11 +174,3 @@ def model_path_of(spec: str) -> str:
     if spec.startswith("hf:"):
         return spec[3:]
     raise BadInput(f"target '{spec}': training needs local weights (default or hf:<path>), not an API target")
-
-
-def to_dict_run(cfg: RunConfig) -> dict:
-    return to_dict(cfg)
-
-
-def read_state(out: Path) -> dict:
-    return read_json(out / "state.json") if (out / "state.json").exists() else {"done": {}}

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from ..engine import WorkItem, run_work
 from ..judges.base import Judge, JudgeItem
-from ..records import Attempt, EvalRow, JsonlStore, Message, Pair, Sample, stable_id, user, write_json
+from ..records import Attempt, EvalRow, JsonlStore, Pair, Sample, stable_id, user, write_json
 from ..targets.base import GenParams, Target
 from ..taxonomy import Taxonomy
 from .borderline import borderline_prompts
@@ -157,4 +157,4 @@ def summarize_pairs(pairs: Sequence[Pair], train: Sequence[Pair], val: Sequence[
     }
 
 
-__all__ = ["PAIRS", "SUMMARY", "borderline_pairs", "refusal_pairs", "run_datagen", "to_trl", "Message"]
+__all__ = ["PAIRS", "SUMMARY", "borderline_pairs", "refusal_pairs", "run_datagen", "to_trl"]

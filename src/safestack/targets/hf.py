@@ -70,6 +70,7 @@ class HFTarget:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
+        self.tokenizer.truncation_side = "left"  # over-long inputs keep their end (the request, the assistant turn)
         self._lock = threading.Lock()
 
     def render(self, conv: Sequence[Message]) -> str:
@@ -89,8 +90,6 @@ class HFTarget:
         with self._lock, torch.no_grad():
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
-                # over-long inputs keep their end (the request and the assistant turn), losing the start
-                self.tokenizer.truncation_side = "left"
                 enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                                      truncation=True, max_length=self.max_input_tokens,
                                      add_special_tokens=False).to(self.device)
