@@ -83,8 +83,8 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
             ax.axhline(20, ls="--", color="k", lw=0.8, label="halt threshold (20%)")
             ax.set_xticks(list(x), [n.replace("_", "\n") for n in names], fontsize=7)
             ax.set_ylabel("ASR %")
-            ax.set_ylim(0, 100)
-            ax.legend(fontsize=7)
+            ax.set_ylim(0, 118)
+            ax.legend(fontsize=7, loc="upper center", ncol=3)
             ax.set_title("HarmBench (held-out) ASR by category")
             plots["by_category"] = _png(fig)
     if redteam and redteam.get("by_attack"):
