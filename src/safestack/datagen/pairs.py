@@ -12,8 +12,9 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from ..engine import WorkItem, run_work
-from ..judges.base import Judge, JudgeItem
+from ..engine import run_work
+from ..evals.runner import sample_work
+from ..judges.base import Judge
 from ..records import Attempt, EvalRow, JsonlStore, Pair, Sample, stable_id, user, write_json
 from ..targets.base import GenParams, Target
 from ..taxonomy import Taxonomy
@@ -43,15 +44,7 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
                            params: GenParams, seed: int = 0, show_progress: bool = True) -> tuple[list[Pair], int]:
     """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful."""
     rng = random.Random(seed)
-    work = []
-    for s in samples:
-        key = stable_id("borderline", s.id, params.max_new_tokens)
-
-        def build(resp, verdicts, s=s, key=key):
-            return EvalRow(key=key, bench="borderline", sample_id=s.id, prompt=s.prompt, response=resp,
-                           label="benign", category=s.category, verdicts=verdicts)
-
-        work.append(WorkItem(key, user(s.prompt), lambda r, s=s: JudgeItem(prompt=s.prompt, response=r), build))
+    work = sample_work(samples, "borderline", params)
     await run_work(work, target, [refusal], store, params, description="borderline answers",
                    show_progress=show_progress)
     keys = {w.key for w in work}

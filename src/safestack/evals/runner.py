@@ -39,6 +39,22 @@ def subsample(samples: list[Sample], limit: int | None, seed: int = 0) -> list[S
     return sorted(out, key=lambda s: s.id)
 
 
+def sample_work(samples: Sequence[Sample], bench: str, params: GenParams) -> list[WorkItem]:
+    """One single-turn request per sample, judged against its goal, stored as an ``EvalRow`` of ``bench``."""
+    work = []
+    for s in samples:
+        key = stable_id(bench, s.id, s.prompt, params.max_new_tokens)
+
+        def build(resp, verdicts, s=s, key=key):
+            return EvalRow(key=key, bench=bench, sample_id=s.id, prompt=s.prompt, response=resp, label=s.label,
+                           category=s.category, meta=s.meta, verdicts=verdicts)
+
+        work.append(WorkItem(key, user(s.prompt),
+                             lambda r, s=s: JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior")),
+                             build))
+    return work
+
+
 async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judge], out: str | Path, *,
                    limit: int | None = None, params: GenParams | None = None, resume: bool = True,
                    batch_size: int = 32, show_progress: bool = True, judge_info: dict | None = None) -> dict:
@@ -50,16 +66,7 @@ async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judg
     loaded = {spec: subsample(load_bench(spec), limit) for spec in benches}  # validate every spec first
     for spec, samples in loaded.items():
         name = bench_name(spec)
-        work = []
-        for s in samples:
-            key = stable_id(name, s.id, s.prompt, params.max_new_tokens)
-            def build(resp, verdicts, s=s, key=key, name=name):
-                return EvalRow(key=key, bench=name, sample_id=s.id, prompt=s.prompt, response=resp, label=s.label,
-                               category=s.category, meta=s.meta, verdicts=verdicts)
-
-            work.append(WorkItem(key, user(s.prompt),
-                                 lambda r, s=s: JudgeItem(prompt=s.prompt, response=r,
-                                                          behavior=s.meta.get("behavior")), build))
+        work = sample_work(samples, name, params)
         await run_work(work, target, judges, store, params, batch_size=batch_size, description=f"eval {name}",
                        show_progress=show_progress)
     metrics = compute_metrics(store.load(), [bench_name(b) for b in benches])

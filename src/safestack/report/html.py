@@ -45,6 +45,16 @@ def headline(metrics: dict | None) -> dict:
     return out
 
 
+def _before_after_bars(plt, labels: list[str], before: list[float], after: list[float], fontsize: int):
+    """Grouped bars of rates (0–1) before and after training, in percent."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], [v * 100 for v in before], 0.4, label="before", color="#c0504d")
+    ax.bar([i + 0.2 for i in x], [v * 100 for v in after], 0.4, label="after", color="#4f81bd")
+    ax.set_xticks(list(x), labels, fontsize=fontsize)
+    return fig, ax
+
+
 def _plots(before: dict | None, after: dict | None, redteam: dict | None, train: dict | None) -> dict[str, str]:
     import matplotlib
 
@@ -56,11 +66,8 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
         hb, ha = headline(before), headline(after)
         keys = [k for k in hb if k in ha]
         if keys:
-            fig, ax = plt.subplots(figsize=(7, 3.2))
-            x = range(len(keys))
-            ax.bar([i - 0.2 for i in x], [hb[k] * 100 for k in keys], 0.4, label="before", color="#c0504d")
-            ax.bar([i + 0.2 for i in x], [ha[k] * 100 for k in keys], 0.4, label="after", color="#4f81bd")
-            ax.set_xticks(list(x), [k.replace("_", "\n", 1) for k in keys], fontsize=8)
+            fig, ax = _before_after_bars(plt, [k.replace("_", "\n", 1) for k in keys], [hb[k] for k in keys],
+                                         [ha[k] for k in keys], fontsize=8)
             ax.set_ylabel("%")
             ax.set_ylim(0, 100)
             ax.legend()
@@ -73,15 +80,11 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
                     for c, r in bm["asr_by_category"].items():
                         cats.setdefault(c, {})[tag] = r["rate"] or 0.0
         if cats:
-            fig, ax = plt.subplots(figsize=(7, 3.2))
             names = sorted(cats)
-            x = range(len(names))
-            ax.bar([i - 0.2 for i in x], [cats[c].get("before", 0) * 100 for c in names], 0.4, label="before",
-                   color="#c0504d")
-            ax.bar([i + 0.2 for i in x], [cats[c].get("after", 0) * 100 for c in names], 0.4, label="after",
-                   color="#4f81bd")
+            fig, ax = _before_after_bars(plt, [n.replace("_", "\n") for n in names],
+                                         [cats[c].get("before", 0) for c in names],
+                                         [cats[c].get("after", 0) for c in names], fontsize=7)
             ax.axhline(20, ls="--", color="k", lw=0.8, label="halt threshold (20%)")
-            ax.set_xticks(list(x), [n.replace("_", "\n") for n in names], fontsize=7)
             ax.set_ylabel("ASR %")
             ax.set_ylim(0, 118)
             ax.legend(fontsize=7, loc="upper center", ncol=3)

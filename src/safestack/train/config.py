@@ -57,9 +57,10 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(names)})")
+    defaults = cls() if _all_defaults(cls) else None
     kw = {}
     for k, v in data.items():
-        default = getattr(cls(), k) if _all_defaults(cls) else None
+        default = getattr(defaults, k, None)
         if dataclasses.is_dataclass(default) and isinstance(v, dict):
             kw[k] = from_dict(type(default), v, f"{where}.{k}")
         elif default is not None and isinstance(default, (int, float)) and not isinstance(default, bool) \
