@@ -23,9 +23,13 @@ def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto
         if not path:
             raise BadInput("target 'hf:': missing model path or hub id")
         return HFTarget(path, dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
+    if spec.startswith("cb:"):  # circuit breaker around a local model: cb:<default|hf:PATH>?probe=FILE[&k=N]
+        from ..probes.circuit_breaker import parse_cb_spec
+
+        return parse_cb_spec(spec[3:], dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
     if spec.startswith("openai:"):
         from .openai_compat import parse_openai_spec
 
         return parse_openai_spec(spec[7:], api_key_env=api_key_env, concurrency=concurrency,
                                  system_prompt=system_prompt)
-    raise BadInput(f"unknown target spec '{spec}' (use default, hf:<path>, or openai:<model>@<base_url>)")
+    raise BadInput(f"unknown target spec '{spec}' (use default, hf:<path>, openai:<model>@<base_url>, or cb:<default|hf:path>?probe=FILE)")

@@ -1,0 +1,147 @@
+"""Residual-stream capture: forward hooks on decoder layers, batched, streamed to a ``.npy`` memmap on disk.
+
+Layer ``l`` (0-based) means the residual stream *after* decoder layer ``l`` (what the layer returns). Positions
+are counted from the end of the rendered chat prompt: ``-1`` is its last token (the newline after
+``<|im_start|>assistant`` for SmolLM2, Arditi et al.'s "post-instruction" position). With left padding these
+indices are the same for every row of a batch. ``"mean"`` averages over the prompt's real (non-pad) tokens.
+
+Output array: ``[N, n_layers, n_positions, d_model]`` float32, rows in the order of the input prompts. A capture
+writes one batch at a time and records progress in a sidecar JSON, so an interrupted capture resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence, Union
+
+import numpy as np
+
+from ..errors import BadInput
+from ..records import Message, stable_id
+
+Position = Union[int, str]
+
+
+def decoder_layers(model) -> list:
+    """The decoder blocks of a causal LM (Llama/Mistral/Qwen/GPT-NeoX/GPT-2 layouts)."""
+    for path in ("model.layers", "model.decoder.layers", "gpt_neox.layers", "transformer.h"):
+        obj = model
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            return list(obj)
+        except AttributeError:
+            continue
+    raise BadInput(f"{type(model).__name__}: cannot find decoder layers (probes support Llama-style models)")
+
+
+def _out_tensor(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _replace_out(output, new):
+    return (new,) + tuple(output[1:]) if isinstance(output, tuple) else new
+
+
+@contextlib.contextmanager
+def residual_hooks(model, layers: Sequence[int], fn: Callable[[int, "object"], "object | None"]) -> Iterator[None]:
+    """Call ``fn(layer, hidden [B, T, d])`` on the output of each listed decoder layer; a non-None return value
+    replaces the layer's output. Hooks are removed on exit, also on error."""
+    blocks = decoder_layers(model)
+    bad = [l for l in layers if not 0 <= l < len(blocks)]
+    if bad:
+        raise BadInput(f"layers {bad} out of range (the model has {len(blocks)} layers: 0..{len(blocks) - 1})")
+    handles = []
+    for l in layers:
+        def hook(_mod, _inp, output, l=l):
+            new = fn(l, _out_tensor(output))
+            return None if new is None else _replace_out(output, new)
+
+        handles.append(blocks[l].register_forward_hook(hook))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@dataclass
+class CaptureSpec:
+    layers: list[int] | None = None  # None = every layer
+    positions: list[Position] = field(default_factory=lambda: [-1])
+    batch_size: int = 16
+    max_input_tokens: int = 512
+
+
+def _check_positions(positions: Sequence[Position]) -> None:
+    for p in positions:
+        if not (p == "mean" or (isinstance(p, int) and p < 0)):
+            raise BadInput(f"capture position {p!r}: use negative ints (counted from the prompt end) or 'mean'")
+
+
+def capture(target, conversations: Sequence[Sequence[Message]], spec: CaptureSpec | None = None,
+            out: str | Path | None = None, *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Residual-stream activations of ``target`` (an HFTarget) on each prompt: ``[N, n_layers, n_pos, d]``.
+
+    With ``out`` the array is a memmap at ``out`` (``.npy``) filled batch by batch; ``out.json`` records how many
+    batches are done and a hash of the inputs, so calling again with the same inputs resumes (or returns at once).
+    """
+    import torch
+
+    spec = spec or CaptureSpec()
+    _check_positions(spec.positions)
+    model, tok = target.model, target.tokenizer
+    n_layers = len(decoder_layers(model))
+    layers = list(range(n_layers)) if spec.layers is None else list(spec.layers)
+    d = model.config.hidden_size
+    texts = [target.render(c) for c in conversations]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-bucketed: less padding
+    shape = (len(texts), len(layers), len(spec.positions), d)
+    ident = stable_id(texts, layers, [str(p) for p in spec.positions], spec.max_input_tokens,
+                      getattr(target, "name", ""))
+    done_batches = 0
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        meta_p = out.with_suffix(".json")
+        meta = json.loads(meta_p.read_text()) if meta_p.exists() and out.exists() else {}
+        if meta.get("id") == ident and tuple(meta.get("shape", ())) == shape:
+            arr = np.load(out, mmap_mode="r+")
+            done_batches = meta["done_batches"]
+        else:
+            arr = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=shape)
+            meta = {"id": ident, "shape": list(shape), "layers": layers,
+                    "positions": [str(p) for p in spec.positions], "done_batches": 0}
+            meta_p.write_text(json.dumps(meta))
+    else:
+        arr = np.zeros(shape, dtype=np.float32)
+    grabbed: dict[int, torch.Tensor] = {}
+    starts = list(range(0, len(order), spec.batch_size))
+    with torch.no_grad(), residual_hooks(model, layers, lambda l, h: grabbed.__setitem__(l, h)):
+        for b, s in enumerate(starts):
+            idx = order[s:s + spec.batch_size]
+            if b < done_batches:
+                if progress:
+                    progress(len(idx))
+                continue
+            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True, truncation=True,
+                      max_length=spec.max_input_tokens, add_special_tokens=False).to(target.device)
+            model(**enc, use_cache=False)
+            mask = enc["attention_mask"].unsqueeze(-1).float()  # [B, T, 1]
+            block = np.empty((len(idx), len(layers), len(spec.positions), d), dtype=np.float32)
+            for li, l in enumerate(layers):
+                h = grabbed[l].float()  # [B, T, d]
+                for pi, p in enumerate(spec.positions):
+                    v = (h * mask).sum(1) / mask.sum(1) if p == "mean" else h[:, p, :]
+                    block[:, li, pi, :] = v.cpu().numpy()
+            arr[idx] = block
+            if out is not None:
+                arr.flush()
+                meta["done_batches"] = b + 1
+                out.with_suffix(".json").write_text(json.dumps(meta))
+            if progress:
+                progress(len(idx))
+    return np.asarray(arr) if out is None else np.load(out, mmap_mode="r")
