@@ -162,10 +162,10 @@ def test_generate_traced_matches_hf_generate(tiny_target):
     params = GenParams(max_new_tokens=8)
     ref = tiny_target.generate_sync(convs, params)
     never = CircuitBreaker(_probe_on(1, np.zeros(32)), float("inf"), _probe_on(1, np.zeros(32)), float("inf"), k=2)
-    tr = generate_traced(tiny_target, convs, params, never, record_layer=1)
+    tr = generate_traced(tiny_target, convs, params, never, record_layers=[0, 1])
     assert [t.text for t in tr] == ref
     assert all(t.halted is None for t in tr)
-    assert all(t.token_acts.shape == (t.n_tokens, 32) for t in tr)
+    assert all(t.token_acts.shape == (t.n_tokens, 2, 32) for t in tr)  # the tiny model never emits EOS
     assert all(len(t.gen_scores) == t.n_tokens // 2 for t in tr)
 
 
@@ -228,3 +228,49 @@ def test_residual_hooks_replace_and_remove(tiny_target):
         b = model(**enc).logits
     assert not torch.allclose(a, z)
     torch.testing.assert_close(a, b)
+
+
+def test_replay_matches_live_decisions(tiny_target):
+    """Teacher-forced replay of recorded replies gives the breaker's live decisions."""
+    from safestack.probes.activations import response_activations
+    from safestack.probes.circuit_breaker import decide
+
+    convs = [user(p) for p in PROMPTS]
+    params = GenParams(max_new_tokens=8)
+    probe = _probe_on(1, np.random.default_rng(5).normal(size=32))
+    pprobe = _probe_on(1, np.random.default_rng(6).normal(size=32))
+    watch = generate_traced(tiny_target, convs, params, CircuitBreaker(pprobe, float("inf"), probe, float("inf"), k=2))
+    thr = float(np.median([max(t.gen_scores) for t in watch]))
+    pthr = float(np.max([t.prompt_score for t in watch])) - 1e-3  # fires on exactly one prompt
+    cb = CircuitBreaker(pprobe, pthr, probe, thr, k=2)
+    live = generate_traced(tiny_target, convs, params, cb)
+    plain = tiny_target.generate_sync(convs, params)
+    acts = response_activations(tiny_target, convs, plain, [1], batch_size=2)
+    for (pa, ta), t, w in zip(acts, live, watch):
+        assert abs(float(pprobe.logit(pa[0])) - w.prompt_score) < 1e-3
+        d = decide(cb, float(pprobe.logit(pa[0])), probe.logit(ta[:, 0]))
+        assert d.halted == t.halted and d.halt_token == t.halt_token
+    assert sum(t.halted == "prompt" for t in live) == 1
+
+
+def test_probe_cli_end_to_end_on_tiny_model(tiny_dir, tmp_path):
+    """`safestack probe` on the tiny model with small sizes: writes probe.json, probe.png, a loadable breaker and
+    an HTML section."""
+    from safestack.probes.report import probe_section
+    from safestack.probes.run import ProbeConfig, run_probe
+    from safestack.targets.hf import HFTarget
+
+    tgt = HFTarget(str(tiny_dir), device="cpu", batch_size=16)
+    cfg = ProbeConfig(n_harmful_fit=40, n_gen_fit=6, gen_fit_tokens=8, max_new_tokens=8, eval_limit=6,
+                      rd_n_select=2, rd_n_eval=3, n_live=4, folds=3, rd_alphas=[1.0])
+    res = run_probe(tgt, tmp_path / "p", cfg, log=lambda *_: None)
+    assert len(res["probe_by_layer"]["harmful_vs_benign"]) == 2
+    assert (tmp_path / "p" / "probe.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "p" / "probe.json").read_text())
+    assert saved["circuit_breaker"]["held_out"]["harmbench"]["n"] == 6
+    assert saved["circuit_breaker"]["live_check"]["halt_agreement"] == 1.0
+    assert set(saved["refusal_direction"]["directions"]) == {"harmfulness", "refusal_state"}
+    cb = CircuitBreaker.load(tmp_path / "p" / "circuit_breaker.json")
+    assert cb.prompt_probe.layer == saved["probe_by_layer"]["best_layer"]
+    html = probe_section(saved)
+    assert html.startswith("<section") and "data:image/png;base64," in html and "Circuit breaker" in html

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import BadInput, SafestackError
+from .probes import cli as probes_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Red-team, align, evaluate and guard LLMs — and prove it with measurements.")
@@ -179,6 +180,7 @@ def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest",
 judge_app = typer.Typer(help="Judges: score responses (--judge/--in/--out), or `judge calibrate`.",
                         invoke_without_command=True)
 app.add_typer(judge_app, name="judge")
+app.command("probe")(probes_cli.probe)
 
 
 @judge_app.command("calibrate")

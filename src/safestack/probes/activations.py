@@ -145,3 +145,40 @@ def capture(target, conversations: Sequence[Sequence[Message]], spec: CaptureSpe
             if progress:
                 progress(len(idx))
     return np.asarray(arr) if out is None else np.load(out, mmap_mode="r")
+
+
+def response_activations(target, conversations: Sequence[Sequence[Message]], responses: Sequence[str],
+                         layers: Sequence[int], batch_size: int = 16,
+                         progress: Callable[[int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Teacher-forced replay of recorded replies: for each (prompt, reply) the last prompt token's residual
+    ``[n_layers, d]`` and the reply tokens' residuals ``[n_reply_tokens, n_layers, d]`` (the residual of token t is
+    what the generation loop sees when token t is fed back in; for the model's own greedy replies this equals the
+    live generation up to re-tokenisation of the decoded text)."""
+    import torch
+
+    model, tok = target.model, target.tokenizer
+    layers = list(layers)
+    p_ids = [tok(target.render(c), add_special_tokens=False)["input_ids"][-target.max_input_tokens:]
+             for c in conversations]
+    r_ids = [tok(r, add_special_tokens=False)["input_ids"] if r else [] for r in responses]
+    order = sorted(range(len(p_ids)), key=lambda i: len(p_ids[i]) + len(r_ids[i]))
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(p_ids)
+    grabbed: dict[int, torch.Tensor] = {}
+    pad = tok.pad_token_id
+    with torch.no_grad(), residual_hooks(model, layers, lambda l, h: grabbed.__setitem__(l, h)):
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            seqs = [p_ids[i] + r_ids[i] for i in idx]
+            T = max(len(x) for x in seqs)
+            ids = torch.tensor([[pad] * (T - len(x)) + x for x in seqs], device=target.device)
+            mask = torch.tensor([[0] * (T - len(x)) + [1] * len(x) for x in seqs], device=target.device)
+            pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+            model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+            h = torch.stack([grabbed[l] for l in layers], 2).float().cpu().numpy()  # [B, T, n_layers, d]
+            for b, i in enumerate(idx):
+                n_r = len(r_ids[i])
+                last = T - n_r - 1
+                out[i] = (h[b, last], h[b, T - n_r:])
+            if progress:
+                progress(len(idx))
+    return out  # type: ignore[return-value]

@@ -88,7 +88,26 @@ class Trace:
     n_tokens: int = 0
     prompt_score: float | None = None
     gen_scores: list[float] = field(default_factory=list)  # window-mean logits, one per check
-    token_acts: np.ndarray | None = None  # [n_tokens, d] at the recorded layer (training data for the gen probe)
+    token_acts: np.ndarray | None = None  # [n_tokens, n_rec, d] at the recorded layers (gen-probe training data)
+
+
+def decide(breaker: CircuitBreaker, prompt_logit: float | None, token_logits: Sequence[float]) -> Trace:
+    """The breaker's decision from probe logits (the rule ``generate_traced`` applies live): fires on the prompt
+    if ``prompt_logit > prompt_threshold``, else at the first window of ``k`` generated tokens whose mean logit
+    exceeds ``gen_threshold`` (windows end at tokens k, 2k, …). Text is left empty."""
+    t = Trace(text="", prompt_score=None if prompt_logit is None else round(float(prompt_logit), 4))
+    if prompt_logit is not None and breaker.prompt_probe is not None and prompt_logit > breaker.prompt_threshold:
+        t.halted, t.halt_token = "prompt", 0
+        return t
+    if breaker.gen_probe is None:
+        return t
+    for end in range(breaker.k, len(token_logits) + 1, breaker.k):
+        w = float(np.mean(token_logits[end - breaker.k:end]))
+        t.gen_scores.append(round(w, 4))
+        if w > breaker.gen_threshold:
+            t.halted, t.halt_token = "generation", end
+            break
+    return t
 
 
 def _sample(logits, params: GenParams, gen):
@@ -106,11 +125,11 @@ def _sample(logits, params: GenParams, gen):
 
 
 def generate_traced(target, conversations: Sequence[Sequence[Message]], params: GenParams,
-                    breaker: CircuitBreaker | None = None, record_layer: int | None = None) -> list[Trace]:
+                    breaker: CircuitBreaker | None = None, record_layers: Sequence[int] = ()) -> list[Trace]:
     """Batched greedy/sampled decoding with a KV cache on an ``HFTarget``'s model, scoring probes as it goes.
 
     Without a breaker it reproduces ``HFTarget.generate`` (same padding, positions and greedy choice); with
-    ``record_layer`` it also returns each generated token's residual activation at that layer."""
+    ``record_layers`` it also returns each generated token's residual activations there ``[n_tokens, n_rec, d]``."""
     import torch
 
     model, tok = target.model, target.tokenizer
@@ -121,7 +140,8 @@ def generate_traced(target, conversations: Sequence[Sequence[Message]], params: 
     for p in (breaker.prompt_probe, breaker.gen_probe) if breaker else ():
         if p is not None and len(p.w) != d:
             raise BadInput(f"circuit breaker: probe width {len(p.w)} != model hidden size {d}")
-    layers = sorted(set(breaker.layers() if breaker else []) | ({record_layer} if record_layer is not None else set()))
+    record_layers = list(record_layers)
+    layers = sorted(set(breaker.layers() if breaker else []) | set(record_layers))
     texts = [target.render(c) for c in conversations]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     traces: list[Trace | None] = [None] * len(texts)
@@ -167,7 +187,7 @@ def generate_traced(target, conversations: Sequence[Sequence[Message]], params: 
                         if int(nxt[b]) in eos:
                             stopped[b] = True
                 live = [b for b in range(B) if not stopped[b]]  # rows whose new token is a real token
-                if not live or (t == params.max_new_tokens - 1 and record_layer is None and gp is None):
+                if not live or (t == params.max_new_tokens - 1 and not record_layers and gp is None):
                     break  # the last token's activation is only needed for scoring/recording
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
                 pos = pos[:, -1:] + 1
@@ -175,8 +195,8 @@ def generate_traced(target, conversations: Sequence[Sequence[Message]], params: 
                             use_cache=True)
                 past, logits = out.past_key_values, out.logits[:, -1]
                 # grabbed[...][:, -1]: residual of the token just fed (generated at step t)
-                if record_layer is not None:
-                    h = grabbed[record_layer][:, -1].float().cpu().numpy()
+                if record_layers:
+                    h = torch.stack([grabbed[l][:, -1] for l in record_layers], 1).float().cpu().numpy()
                     for b in live:
                         acts[b].append(h[b])
                 if gp is not None:
@@ -194,8 +214,9 @@ def generate_traced(target, conversations: Sequence[Sequence[Message]], params: 
                 if ids and ids[-1] in eos:
                     ids = ids[:-1]
                 tr[b].n_tokens = len(toks[b])
-                if record_layer is not None:
-                    tr[b].token_acts = np.stack(acts[b]) if acts[b] else np.zeros((0, d), np.float32)
+                if record_layers:
+                    tr[b].token_acts = (np.stack(acts[b]) if acts[b]
+                                        else np.zeros((0, len(record_layers), d), np.float32))
                 if tr[b].halted:
                     tr[b].text = breaker.refusal
                 else:
