@@ -253,6 +253,7 @@ def test_replay_matches_live_decisions(tiny_target):
     assert sum(t.halted == "prompt" for t in live) == 1
 
 
+@pytest.mark.integration  # the whole pipeline (~25 s on 2 cores), on the tiny model
 def test_probe_cli_end_to_end_on_tiny_model(tiny_dir, tmp_path):
     """`safestack probe` on the tiny model with small sizes: writes probe.json, probe.png, a loadable breaker and
     an HTML section."""
@@ -274,3 +275,14 @@ def test_probe_cli_end_to_end_on_tiny_model(tiny_dir, tmp_path):
     assert cb.prompt_probe.layer == saved["probe_by_layer"]["best_layer"]
     html = probe_section(saved)
     assert html.startswith("<section") and "data:image/png;base64," in html and "Circuit breaker" in html
+
+
+def test_probe_cli_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from safestack.cli import app
+
+    r = CliRunner().invoke(app, ["probe", "--target", "openai:m@http://127.0.0.1:9", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "local weights" in str(r.exception)
+    r = CliRunner().invoke(app, ["probe", "--out", str(tmp_path), "--k", "0"])
+    assert "--k" in str(r.exception)

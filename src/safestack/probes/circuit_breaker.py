@@ -20,7 +20,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -125,7 +125,8 @@ def _sample(logits, params: GenParams, gen):
 
 
 def generate_traced(target, conversations: Sequence[Sequence[Message]], params: GenParams,
-                    breaker: CircuitBreaker | None = None, record_layers: Sequence[int] = ()) -> list[Trace]:
+                    breaker: CircuitBreaker | None = None, record_layers: Sequence[int] = (),
+                    progress: Callable[[int], None] | None = None) -> list[Trace]:
     """Batched greedy/sampled decoding with a KV cache on an ``HFTarget``'s model, scoring probes as it goes.
 
     Without a breaker it reproduces ``HFTarget.generate`` (same padding, positions and greedy choice); with
@@ -225,6 +226,8 @@ def generate_traced(target, conversations: Sequence[Sequence[Message]], params: 
                         r = r.split(st)[0]
                     tr[b].text = r.strip()
                 traces[i] = tr[b]
+            if progress:
+                progress(B)
     return traces  # type: ignore[return-value]
 
 

@@ -63,6 +63,15 @@ def _rows_of(samples: list[Sample]):
     return [user(s.prompt) for s in samples]
 
 
+def _with_progress(description: str, total: int, fn):
+    """Run ``fn(advance)`` under a rich progress bar."""
+    from ..engine import progress
+
+    with progress() as prog:
+        task = prog.add_task(description, total=total)
+        return fn(lambda n: prog.advance(task, n))
+
+
 def _traces(path: Path, target, samples: list[Sample], params: GenParams, layers: list[int]) -> dict:
     """Generate with recorded residuals once; cached as path.jsonl (texts) + path.npz (token activations)."""
     meta_p, npz_p = path.with_suffix(".jsonl"), path.with_suffix(".npz")
@@ -73,7 +82,8 @@ def _traces(path: Path, target, samples: list[Sample], params: GenParams, layers
             z = np.load(npz_p)
             rows = [json.loads(x) for x in meta_p.read_text().splitlines()[1:]]
             return {"texts": [r["text"] for r in rows], "acts": np.split(z["acts"], z["offsets"][1:-1])}
-    tr = generate_traced(target, _rows_of(samples), params, record_layers=layers)
+    tr = _with_progress(f"generate {path.name}", len(samples), lambda adv: generate_traced(
+        target, _rows_of(samples), params, record_layers=layers, progress=adv))
     acts = [t.token_acts for t in tr]
     offsets = np.cumsum([0] + [len(a) for a in acts])
     np.savez(npz_p, acts=np.concatenate(acts).astype(np.float32), offsets=offsets)
@@ -125,8 +135,10 @@ def run_probe(target, out: str | Path, cfg: ProbeConfig, log: Callable[[str], No
     t0 = time.perf_counter()
     log(f"capturing {len(fit) + len(val)} prompts × {n_layers} layers")
     spec = CaptureSpec(batch_size=cfg.batch_size)
-    A = np.asarray(capture(target, _rows_of(fit), spec, out / "acts_fit.npy"))[:, :, 0]  # [N, L, d]
-    V = np.asarray(capture(target, _rows_of(val), spec, out / "acts_val.npy"))[:, :, 0]
+    A = np.asarray(_with_progress("capture fit", len(fit), lambda adv: capture(
+        target, _rows_of(fit), spec, out / "acts_fit.npy", progress=adv)))[:, :, 0]  # [N, L, d]
+    V = np.asarray(_with_progress("capture validation", len(val), lambda adv: capture(
+        target, _rows_of(val), spec, out / "acts_val.npy", progress=adv)))[:, :, 0]
     secs["capture"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     by_layer = accuracy_by_layer(A, y, layers, cfg.folds, cfg.C, held_out=(V, yv))
@@ -283,8 +295,9 @@ def _heldout_rows(target, out: Path, cfg: ProbeConfig) -> list[EvalRow]:
 
 
 def _replay(target, breaker: CircuitBreaker, rows: list[EvalRow], cfg: ProbeConfig) -> dict:
-    acts = response_activations(target, [user(r.prompt) for r in rows], [r.response for r in rows],
-                                [breaker.prompt_probe.layer, breaker.gen_probe.layer], cfg.batch_size)
+    acts = _with_progress("replay held-out replies", len(rows), lambda adv: response_activations(
+        target, [user(r.prompt) for r in rows], [r.response for r in rows],
+        [breaker.prompt_probe.layer, breaker.gen_probe.layer], cfg.batch_size, progress=adv))
     decisions = []
     for (pa, ta) in acts:
         decisions.append(decide(breaker, float(breaker.prompt_probe.logit(pa[0])),
