@@ -99,15 +99,23 @@ def probe_section(probe_json: dict) -> str:
         b2 = max(cvr["by_layer"], key=lambda x: x["acc"])
         parts.append(f"<p>Complied vs refused ({cvr['n_refused']} refused of {cvr['n']}): best CV accuracy "
                      f"{b2['acc']:.3f} at layer {b2['layer']}.</p>")
-    ho = cb["held_out"]
-    body = [[b, m["n"], _pct(m.get("asr_base")), _pct(m.get("asr_cb")), _pct(m.get("over_refusal_base")),
-             _pct(m.get("over_refusal_cb")), f"{m['halted_prompt']}/{m['halted_generation']}"] for b, m in ho.items()]
+    def rows_of(ho: dict, variant: str) -> list[list]:
+        return [[variant, b, m["n"], _pct(m.get("asr_base")), _pct(m.get("asr_cb")), _pct(m.get("over_refusal_base")),
+                 _pct(m.get("over_refusal_cb")), f"{m['halted_prompt']}/{m['halted_generation']}"]
+                for b, m in ho.items()]
+
+    body = rows_of(cb["held_out"], "deployed")
+    if cb.get("held_out_both_probes") and cb.get("gen_probe_used") is False:
+        body += rows_of(cb["held_out_both_probes"], "with generation probe")
+    gen = (f"a generation probe at layer {cb['gen_layer']} checked every {cb['k']} tokens"
+           if cb.get("gen_probe_used", True) else
+           f"no generation probe (the one fitted at layer {cb['gen_layer']} caught no harmful validation prompt the "
+           f"prompt probe missed, so it is left out; its held-out effect is shown for comparison)")
     parts.append(f"<h3>Circuit breaker (held out)</h3><p>Prompt probe at layer {cb['prompt_layer']} (k=0, before "
-                 f"generation) and a generation probe at layer {cb['gen_layer']} checked every {cb['k']} tokens; "
-                 f"each threshold allows ≤ {cb['max_fpr'] * 100:.0f}% false positives on the benign validation "
-                 f"prompts. Use it as <code>{html.escape(cb['spec'])}</code>.</p>")
-    parts.append(_table(["bench", "n", "ASR", "ASR with breaker", "over-refusal", "over-refusal with breaker",
-                         "halted prompt/generation"], body))
+                 f"generation) and {html.escape(gen)}; each threshold allows ≤ {cb['max_fpr'] * 100:.0f}% false "
+                 f"positives on the benign validation prompts. Use it as <code>{html.escape(cb['spec'])}</code>.</p>")
+    parts.append(_table(["breaker", "bench", "n", "ASR", "ASR with breaker", "over-refusal",
+                         "over-refusal with breaker", "halted prompt/generation"], body))
     o, lc = cb["overhead"], cb.get("live_check", {})
     parts.append(f"<p>Per-token cost: {o['ms_per_token_plain']} ms without, {o['ms_per_token_with_probes']} ms with "
                  f"probe scoring ({o['overhead_pct']:+.1f}%), batch of {o['prompts']}. Held-out numbers replay the "
@@ -124,11 +132,13 @@ def probe_section(probe_json: dict) -> str:
             for test in ("addition", "ablation"):
                 t = dd.get(test)
                 if t:
+                    harm = test == "ablation"  # the harm judge only means something on harmful prompts
                     body.append([name, f"L{dd['layer']} α={dd['alpha']}" if test == "addition" else f"L{dd['layer']}",
                                  test, t["set"], t["n"], _pct(t.get("refusal_before")), _pct(t.get("refusal_after")),
-                                 _pct(t.get("harm_before")), _pct(t.get("harm_after"))])
+                                 _pct(t.get("harm_before")) if harm else "–", _pct(t.get("harm_after")) if harm else "–",
+                                 _pct(t.get("degenerate_after"))])
         parts.append(_table(["direction", "where", "intervention", "prompts", "n", "refusal before", "refusal after",
-                             "harmful before", "harmful after"], body))
+                             "harmful before", "harmful after", "degenerate after"], body))
         if rd.get("note"):
             parts.append(f"<p>{html.escape(rd['note'])}</p>")
     parts.append("</section>")

@@ -55,6 +55,7 @@ class ProbeConfig:
     rd_n_select: int = 12  # benign validation prompts used to pick the direction's layer and scale
     rd_n_eval: int = 32  # held-out prompts per intervention
     n_live: int = 24  # held-out prompts re-run live through the CircuitBreakerTarget
+    gen_probe: str = "auto"  # auto | on | off: keep the generation probe in the saved breaker
     batch_size: int = 16
     seed: int = 0
 
@@ -76,7 +77,7 @@ def _traces(path: Path, target, samples: list[Sample], params: GenParams, layers
     """Generate with recorded residuals once; cached as path.jsonl (texts) + path.npz (token activations)."""
     meta_p, npz_p = path.with_suffix(".jsonl"), path.with_suffix(".npz")
     key = [s.id for s in samples], params.max_new_tokens, layers
-    if meta_p.exists() and npz_p.exists():
+    if meta_p.exists() and npz_p.exists() and meta_p.read_text().strip():
         head = json.loads(meta_p.read_text().splitlines()[0])
         if head.get("key") == json.loads(json.dumps(key)):
             z = np.load(npz_p)
@@ -198,17 +199,26 @@ def run_probe(target, out: str | Path, cfg: ProbeConfig, log: Callable[[str], No
     p_thr = threshold_at_fpr(pv[yv == 0], cfg.max_fpr)
     rest = [i for i in range(len(val)) if yv[i] == 0 and pv[i] <= p_thr]
     g_thr = threshold_at_fpr(np.array([mw_val[i] for i in rest]), cfg.max_fpr)
-    breaker = CircuitBreaker(prompt_probe, p_thr, gen_probe, g_thr, cfg.k,
-                             meta={"target": target.name, "n_layers": n_layers, "d_model": d,
-                                   "fitted_on": "HarmBench adv_training + AdvBench vs safestack benign prompts; "
-                                                "thresholds on HarmBench val + benign validation prompts"})
-    breaker.save(out / "circuit_breaker.json")
     fired_val = [pv[i] > p_thr or mw_val[i] > g_thr for i in range(len(val))]
+    # the generation probe stays in the deployed breaker only if it catches harmful validation prompts that the
+    # prompt probe lets through ("auto"); either way both variants are measured on held-out data below
+    gen_gain = sum(1 for i in range(len(val)) if yv[i] == 1 and mw_val[i] > g_thr and not pv[i] > p_thr)
+    use_gen = cfg.gen_probe == "on" or (cfg.gen_probe == "auto" and gen_gain > 0)
+    meta = {"target": target.name, "n_layers": n_layers, "d_model": d,
+            "fitted_on": "HarmBench adv_training + AdvBench vs safestack benign prompts; "
+                         "thresholds on HarmBench val + benign validation prompts"}
+    both = CircuitBreaker(prompt_probe, p_thr, gen_probe, g_thr, cfg.k, meta=meta)
+    breaker = both if use_gen else CircuitBreaker(prompt_probe, p_thr, None, float("inf"), cfg.k, meta=meta)
+    breaker.save(out / "circuit_breaker.json")
+    if not use_gen:
+        fired_val = [bool(pv[i] > p_thr) for i in range(len(val))]
     secs["fit_breaker"] = time.perf_counter() - t0
     cb_info = {"file": "circuit_breaker.json", "spec": f"cb:{target.name.removeprefix('cb:')}?probe="
                f"{out / 'circuit_breaker.json'}", "prompt_layer": p_layer, "gen_layer": g_layer, "k": cfg.k,
                "prompt_threshold": round(p_thr, 4), "gen_threshold": round(g_thr, 4), "max_fpr": cfg.max_fpr,
-               "gen_layer_selection": gen_sel, "gen_probe_labels": gen_labels,
+               "gen_layer_selection": gen_sel, "gen_probe_labels": gen_labels, "gen_probe_used": use_gen,
+               "gen_probe_rule": f"{cfg.gen_probe}: used if it catches harmful validation prompts the prompt probe "
+                                 f"misses (it caught {gen_gain})",
                "validation": {"n_harmful": int(yv.sum()), "n_benign": int((yv == 0).sum()),
                               "recall_harmful": _rate(f for f, t in zip(fired_val, yv) if t == 1),
                               "fpr_benign": _rate(f for f, t in zip(fired_val, yv) if t == 0),
@@ -220,18 +230,25 @@ def run_probe(target, out: str | Path, cfg: ProbeConfig, log: Callable[[str], No
     rows = _heldout_rows(target, out, cfg)
     secs["generate_heldout"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    held = _replay(target, breaker, rows, cfg)
+    held, held_both = _replay(target, [breaker, both], rows, cfg)
     secs["replay"] = time.perf_counter() - t0
     cb_info["held_out"] = held["metrics"]
+    cb_info["held_out_both_probes"] = held_both["metrics"]
     cb_info["curve"] = _curve(held, pv[yv == 0], cfg)
     t0 = time.perf_counter()
     cb_info["live_check"] = _live_check(target, breaker, rows, held, cfg)
-    cb_info["overhead"] = measure_overhead(target, breaker, [s.prompt for s in sp["benign_val"][:8]])
+    cb_info["overhead"] = measure_overhead(target, both, [s.prompt for s in sp["benign_val"][:8]])
     secs["live_and_overhead"] = time.perf_counter() - t0
 
     # 6: refusal direction(s)
     t0 = time.perf_counter()
-    rd = _refusal_directions(target, out, cfg, sp, A, y, rows, held)
+    rd_key = [target.name, cfg.rd_alphas, cfg.rd_n_select, cfg.rd_n_eval, cfg.max_new_tokens, cfg.seed,
+              cfg.n_harmful_fit, len(rows)]
+    rd_p = out / "refusal_direction.json"
+    rd = read_json(rd_p) if rd_p.exists() else None
+    if not rd or rd.get("key") != rd_key:
+        rd = _refusal_directions(target, out, cfg, sp, A, y, rows, held) | {"key": rd_key}
+        write_json(rd_p, rd)
     secs["refusal_direction"] = time.perf_counter() - t0
 
     res = {"schema": 1, "target": target.name, "model": {"n_layers": n_layers, "d_model": d},
@@ -294,15 +311,20 @@ def _heldout_rows(target, out: Path, cfg: ProbeConfig) -> list[EvalRow]:
     return JsonlStore(out / "eval_base" / "responses.jsonl", EvalRow).load()
 
 
-def _replay(target, breaker: CircuitBreaker, rows: list[EvalRow], cfg: ProbeConfig) -> dict:
+def _replay(target, breakers: list[CircuitBreaker], rows: list[EvalRow], cfg: ProbeConfig) -> list[dict]:
+    """Decisions of each breaker on the recorded replies (one teacher-forced pass; the last breaker must hold
+    every probe the others use)."""
+    full = breakers[-1]
     acts = _with_progress("replay held-out replies", len(rows), lambda adv: response_activations(
         target, [user(r.prompt) for r in rows], [r.response for r in rows],
-        [breaker.prompt_probe.layer, breaker.gen_probe.layer], cfg.batch_size, progress=adv))
-    decisions = []
-    for (pa, ta) in acts:
-        decisions.append(decide(breaker, float(breaker.prompt_probe.logit(pa[0])),
-                                breaker.gen_probe.logit(ta[:, 1]) if len(ta) else []))
-    return {"rows": rows, "decisions": decisions, "metrics": _cb_metrics(rows, [t.halted for t in decisions])}
+        [full.prompt_probe.layer, full.gen_probe.layer], cfg.batch_size, progress=adv))
+    res = []
+    for br in breakers:
+        decisions = [decide(br, float(br.prompt_probe.logit(pa[0])),
+                            br.gen_probe.logit(ta[:, 1]) if br.gen_probe is not None and len(ta) else [])
+                     for pa, ta in acts]
+        res.append({"rows": rows, "decisions": decisions, "metrics": _cb_metrics(rows, [t.halted for t in decisions])})
+    return res
 
 
 def _cb_metrics(rows: list[EvalRow], halted: list) -> dict:
@@ -363,26 +385,25 @@ def _live_check(target, breaker: CircuitBreaker, rows: list[EvalRow], held: dict
             "seconds": round(secs, 1)}
 
 
-def measure_overhead(target, breaker: CircuitBreaker, prompts: list[str], tokens: int = 32, reps: int = 2) -> dict:
+def measure_overhead(target, breaker: CircuitBreaker, prompts: list[str], tokens: int = 32, reps: int = 3) -> dict:
     """Seconds per generated token: the same decoding loop without and with probe scoring (thresholds set to
     +inf so no row halts and both runs decode the same tokens), and ``HFTarget.generate`` for reference."""
     watch = CircuitBreaker(breaker.prompt_probe, float("inf"), breaker.gen_probe, float("inf"), breaker.k)
     convs = [user(p) for p in prompts]
     params = GenParams(max_new_tokens=tokens)
-    res = {}
-    for name, fn in (("plain_loop", lambda: generate_traced(target, convs, params)),
-                     ("with_probes", lambda: generate_traced(target, convs, params, watch)),
-                     ("hf_generate", lambda: target.generate_sync(convs, params))):
+    runs = (("plain_loop", lambda: generate_traced(target, convs, params)),
+            ("with_probes", lambda: generate_traced(target, convs, params, watch)),
+            ("hf_generate", lambda: target.generate_sync(convs, params)))
+    res: dict = {name: float("inf") for name, _ in runs}
+    for _, fn in runs:
         fn()  # warm-up
-        best = float("inf")
-        n_tok = 0
-        for _ in range(reps):
+    for _ in range(reps):  # interleaved, best of reps: the least disturbed run of each (the CPU may be shared)
+        for name, fn in runs:
             t0 = time.perf_counter()
             r = fn()
-            best = min(best, time.perf_counter() - t0)
-            n_tok = sum(t.n_tokens for t in r) if r and hasattr(r[0], "n_tokens") else n_tok
-        res[name] = best
-        res[f"{name}_tokens"] = n_tok
+            res[name] = min(res[name], time.perf_counter() - t0)
+            if name == "plain_loop":
+                res["plain_loop_tokens"] = sum(t.n_tokens for t in r)
     tok = max(1, res["plain_loop_tokens"])
     return {"prompts": len(prompts), "max_new_tokens": tokens, "reps": reps,
             "ms_per_token_plain": round(1000 * res["plain_loop"] / tok, 3),
