@@ -46,6 +46,13 @@ def main() -> None:
             out[name] = {"harmbench_asr": m["harmbench"]["asr"], "xstest_safe_over_refusal":
                          m["xstest:safe"]["over_refusal"], "seconds": round(time.perf_counter() - t0, 1)}
     out["breaker_stats"] = cb.stats
+    pj = Path(a.probe).parent / "probe.json"
+    if pj.exists():  # the full held-out replay measured by `safestack probe` (same breaker)
+        import json
+
+        c = json.loads(pj.read_text())["circuit_breaker"]
+        out["probe_replay_full"] = {"held_out": c["held_out"], "held_out_both_probes": c.get("held_out_both_probes"),
+                                    "live_check": c.get("live_check"), "overhead": c.get("overhead")}
     out["limit_per_bench"] = a.limit
     out["command"] = f"python benchmarks/bench_probe.py --probe {a.probe} --limit {a.limit}"
     print(out)
