@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import BadInput
-from ..judges.base import Judge, JudgeItem
+from ..judges.base import JudgeItem
 from ..records import Sample, user
 from ..targets.base import GenParams
 from .activations import _out_tensor, _replace_out, decoder_layers, residual_hooks

@@ -81,7 +81,7 @@ def probe_section(probe_json: dict) -> str:
     r = probe_json
     pl, cb, rd = r["probe_by_layer"], r["circuit_breaker"], r.get("refusal_direction") or {}
     best = pl["harmful_vs_benign"][pl["best_layer"]]
-    parts = [f"<section id='probes'><h2>Representation engineering: probes, refusal direction, circuit breaker</h2>",
+    parts = ["<section id='probes'><h2>Representation engineering: probes, refusal direction, circuit breaker</h2>",
              f"<p>Target <code>{html.escape(str(r['target']))}</code> ({r['model']['n_layers']} layers, "
              f"d={r['model']['d_model']}). Probes are logistic regressions on the residual stream at the last prompt "
              f"token, fitted on HarmBench adv_training + AdvBench vs safestack's benign prompts "
