@@ -107,8 +107,15 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
 def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.Option(..., "--out"),
             target: str = TargetOpt, benign_ratio: float = typer.Option(1.0, "--benign-ratio"),
             max_pairs: Optional[int] = typer.Option(None, "--max-pairs"), seed: int = typer.Option(0),
+            cai: int = typer.Option(0, "--cai", help="critique→revise this many findings (Constitutional AI)"),
+            critic: Optional[str] = typer.Option(None, "--critic", help="target spec of the CAI critic (default: --target)"),
+            rlaif: int = typer.Option(0, "--rlaif", help="AI-label preferences for this many prompts (RLAIF)"),
+            labeller: Optional[str] = typer.Option(None, "--labeller", help="target spec of the RLAIF labeller"),
+            constitution: Optional[Path] = typer.Option(None, "--constitution", help="constitution YAML"),
+            val_fraction: float = typer.Option(0.1, "--val-fraction"),
             api_key_env: Optional[str] = ApiKeyEnv):
-    """Findings → preference pairs (refusals + borderline-benign), TRL-ready train/val JSONL and a summary."""
+    """Findings → preference pairs (refusals, CAI revisions, RLAIF, borderline-benign), TRL-ready train/val JSONL,
+    a Hugging Face DatasetDict (DIR/hf) and the Training Data Summary (DIR/datagen.json)."""
     from .datagen import run_datagen
     from .judges import make_judge
     from .records import Attempt, JsonlStore
@@ -119,9 +126,17 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
     rows = JsonlStore(findings, Attempt).load()
     if not rows:
         raise BadInput(f"{findings}: no findings")
+    if constitution is not None:
+        from .datagen.constitution import load_constitution
+
+        load_constitution(constitution)  # validate before any generation
     summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
-                                      refusal=make_judge("refusal"), benign_ratio=benign_ratio, max_pairs=max_pairs,
-                                      seed=seed))
+                                      refusal=make_judge("refusal"), harm=make_judge("harm"),
+                                      benign_ratio=benign_ratio, max_pairs=max_pairs, seed=seed,
+                                      val_fraction=val_fraction, cai_limit=cai,
+                                      critic=_target(critic, api_key_env) if critic else None, rlaif_limit=rlaif,
+                                      labeller=_target(labeller, api_key_env) if labeller else None,
+                                      constitution=str(constitution) if constitution else None))
     out_console.print_json(json.dumps({k: summary[k] for k in ("n_pairs", "n_train", "n_val", "by_kind")}))
 
 

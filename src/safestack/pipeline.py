@@ -35,6 +35,11 @@ class DatagenSettings:
     benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
     max_pairs: int | None = 256  # bounds DPO time on CPU (32 steps at batch 8)
     val_fraction: float = 0.0
+    cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
+    critic: str | None = None  # target spec of the critic/reviser (default: the target itself)
+    rlaif_limit: int = 0  # prompts labelled by an AI labeller (two samples, both orders)
+    labeller: str | None = None  # target spec of the labeller (default: the target itself)
+    constitution: str | None = None  # a constitution YAML replacing the default
 
 
 @dataclass
@@ -143,9 +148,13 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 
     def do_datagen():
         findings = JsonlStore(out / "redteam" / "findings.jsonl", Attempt).load()
+        d = cfg.datagen
         asyncio.run(run_datagen(findings, out / "data", target=base_target(), taxonomy=taxonomy, refusal=judges[0],
-                                benign_ratio=cfg.datagen.benign_ratio, max_pairs=cfg.datagen.max_pairs,
-                                val_fraction=cfg.datagen.val_fraction, params=rt_params, seed=cfg.seed))
+                                harm=judges[1], benign_ratio=d.benign_ratio, max_pairs=d.max_pairs,
+                                val_fraction=d.val_fraction, params=rt_params, seed=cfg.seed, cai_limit=d.cai_limit,
+                                critic=make_target(d.critic) if d.critic else None, rlaif_limit=d.rlaif_limit,
+                                labeller=make_target(d.labeller) if d.labeller else None,
+                                constitution=d.constitution))
 
     def do_train():
         path = model_path_of(cfg.target)
