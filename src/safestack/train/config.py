@@ -43,6 +43,9 @@ class DPOSettings:
     warmup_ratio: float = 0.05
     lr_scheduler: str = "cosine"
     precompute_ref_log_probs: bool = True
+    # memoise the frozen bottom layers' output per sequence (LoRA on the top layers only): the reference pass and
+    # every epoch then skip them — see train/frozen_cache.py
+    cache_frozen_layers: bool = True
     save_steps: int = 25
     logging_steps: int = 5
     seed: int = 0
