@@ -26,7 +26,7 @@ class RedteamSettings:
     sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training"])
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
     limit: int | None = 100  # harmful training behaviours (stratified by category); None = all 141
-    max_new_tokens: int = 64
+    max_new_tokens: int = 48  # rejected replies are cut to 32 tokens for DPO anyway
     batch_size: int = 32
 
 

@@ -34,7 +34,7 @@ class DPOSettings:
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid", "sft"])  # DPO + NLL on chosen (RPO)
     loss_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
     learning_rate: float = 1e-3
-    epochs: float = 1.0
+    epochs: float = 2.0
     max_steps: int = -1
     batch_size: int = 8
     grad_accum: int = 1
