@@ -77,8 +77,13 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
             attacks: str = typer.Option("direct,roleplay,base64", "--attacks", help="comma-separated; a+b composes"),
             limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
             resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(64),
+            attacker: Optional[str] = typer.Option(None, "--attacker", help="target spec of the attacker LLM (pair, "
+                                                   "crescendo); 'self' = the target itself"),
+            translator: Optional[str] = typer.Option(None, "--translator", help="target spec of the translator "
+                                                     "model (translate_* attacks); 'self' = the target itself"),
             seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv):
-    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json."""
+    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json. Interactive attacks (crescendo,
+    pair) talk to the target turn by turn."""
     from .attacks import make_attacks
     from .data import load_bench
     from .evals import subsample
@@ -88,10 +93,24 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
     from .targets import GenParams
     from .taxonomy import load_taxonomy
 
-    atk = make_attacks(attacks)
+    from .attacks.base import _load_all, _resolve
+
+    _load_all()
+    needs = {r for n in _csv_list(attacks) for p in n.split("+") for r in _resolve(p)[0].requires}
+    for res, spec in (("attacker", attacker), ("translator", translator)):
+        if res in needs and not spec:
+            raise BadInput(f"--attacks needs a {res} model: pass --{res} SPEC (or --{res} self)")
     samples = subsample([s for b in _csv_list(bench) for s in load_bench(b)], limit, seed)
     findings_store(out, resume)  # refuse to clobber before loading the model
     tgt = _target(target, api_key_env)
+    provides = {}
+    if attacker:
+        provides["attacker"] = tgt if attacker == "self" else _target(attacker, api_key_env)
+    if translator:
+        from .attacks.translation import target_translator
+
+        provides["translator"] = target_translator(tgt if translator == "self" else _target(translator, api_key_env))
+    atk = make_attacks(attacks, **provides)
     summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
                                       params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
                                       resume=resume, seed=seed))
