@@ -210,6 +210,21 @@ def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest",
     out_console.print(t)
 
 
+def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[str] = None):
+    """``refusal`` | ``harm`` | ``llm[:rubric]`` (graded by --judge-target)."""
+    from .judges import make_judge
+
+    if name == "llm" or name.startswith("llm:"):
+        rubric = name.split(":", 1)[1] if ":" in name else "harmbench"
+        if not judge_target:
+            raise BadInput(f"judge '{name}' needs a grader model: pass --judge-target SPEC")
+        return make_judge("llm", target=_target(judge_target, api_key_env), rubric=rubric)
+    return make_judge(name)
+
+
+JudgeTargetOpt = typer.Option(None, "--judge-target", help="grader model for --judge llm[:harmbench|strongreject|"
+                              "refusal] (a target spec)")
+
 judge_app = typer.Typer(help="Judges: score responses (--judge/--in/--out), or `judge calibrate`.",
                         invoke_without_command=True)
 app.add_typer(judge_app, name="judge")
@@ -220,15 +235,15 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
                     labels: str = typer.Option("xstest-human", "--labels", help="xstest-human or a JSONL file with "
                                                "prompt, response, label (bool)"),
                     out: Optional[Path] = typer.Option(None, "--out", help="write the calibration JSON here"),
-                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)")):
+                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)"),
+                    judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
     """Accuracy, precision, recall, F1, Cohen's κ (bootstrap 95% CIs) of a judge against labelled data."""
     from importlib import resources
 
-    from .judges import make_judge
     from .judges.calibrate import calibrate, load_labels, save_calibration
 
     rows = load_labels(labels)
-    cal = calibrate(make_judge(judge), rows, data=labels)
+    cal = calibrate(_make_judge(judge, judge_target, api_key_env), rows, data=labels)
     if out:
         save_calibration(cal, out)
     if store:
@@ -243,17 +258,19 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
 
 
 @judge_app.callback()
-def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm"),
-          inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out")):
+def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm | "
+                                                                  "llm[:harmbench|strongreject|refusal]"),
+          inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out"),
+          judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
     """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float}."""
     if ctx.invoked_subcommand is not None:
         return
     if not (judge and inp and out):
         raise BadInput("judge: --judge, --in and --out are required (or use `safestack judge calibrate`)")
-    from .judges import JudgeItem, make_judge
+    from .judges import JudgeItem
     from .records import read_jsonl
 
-    j = make_judge(judge)
+    j = _make_judge(judge, judge_target, api_key_env)
     rows = read_jsonl(inp, required=("prompt", "response"))
     items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
     verdicts = asyncio.run(j.score(items))

@@ -73,6 +73,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
         seed=cfg.seed, report_to=[], use_cpu=on_cpu, bf16=not on_cpu and torch.cuda.is_available(),
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
+        activation_checkpointing=cfg.activation_checkpointing,
     )
     peft_cfg = None
     if cfg.lora.enabled:
