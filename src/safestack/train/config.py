@@ -146,12 +146,13 @@ class RewardSettings:
     backbone: str = "minilm"  # minilm | lm
     hh_rlhf: int = 0  # add up to N HH-RLHF harmless-base pairs from safestack's train part (0 = none, -1 = all)
     heldout_fraction: float = 0.2  # of the --data pairs, chosen deterministically by content hash
+    balance_sources: bool = True  # minilm: HH pairs weigh as much in total as the --data pairs
     learning_rate: float = 1e-3
     epochs: float = 1.0
     max_steps: int = -1
     batch_size: int = 8
     max_length: int = 256
-    weight_decay: float = 1e-3  # minilm head: L2 on the weights
+    l2: float = 1.0  # minilm head: L2 strength of the logistic Bradley–Terry head (sklearn C = 1/l2)
     save_steps: int = 50
     logging_steps: int = 5
     seed: int = 0
