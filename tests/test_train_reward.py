@@ -79,3 +79,22 @@ def test_lm_reward_model_trl_reward_trainer(tmp_path, tiny_dir):
     rm = load_reward_model(tmp_path / "rm")
     assert rm.meta["kind"] == "helpful" and len(rm.score([[{"role": "user", "content": "hi"},
                                                           {"role": "assistant", "content": "hello"}]])) == 1
+
+
+def test_cli_train_reward_and_bad_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from safestack.cli import app
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _rows(20)))
+    cfg = tmp_path / "rm.yaml"
+    cfg.write_text("kind: cost\nheldout_fraction: 0.3\n")
+    r = CliRunner().invoke(app, ["train", "reward", "--data", str(data), "--out", str(tmp_path / "rm"),
+                                 "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "cost model (minilm)" in r.output and (tmp_path / "rm" / "reward_model" / "rm.json").exists()
+    cfg.write_text("kindd: cost\n")
+    r = CliRunner().invoke(app, ["train", "reward", "--data", str(data), "--out", str(tmp_path / "rm2"),
+                                 "--config", str(cfg)])
+    assert isinstance(r.exception, BadInput) and "unknown field(s) kindd" in str(r.exception)

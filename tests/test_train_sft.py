@@ -78,3 +78,19 @@ def test_sft_rows_formats_and_bad_input(tmp_path):
         load_sft_rows(p)
     cfg = from_dict(SFTSettings, {"learning_rate": 1e-4, "lora": {"enabled": False}, "checkpoint_eval": {"limit": 4}})
     assert cfg.learning_rate == 1e-4 and not cfg.lora.enabled and cfg.checkpoint_eval.limit == 4
+
+
+def test_cli_train_sft(tmp_path, tiny_dir):
+    from typer.testing import CliRunner
+
+    from safestack.cli import app
+
+    data, _ = _pairs(tmp_path, 4)
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text("max_steps: 1\nbatch_size: 4\nlora: {r: 4, alpha: 8}\n")
+    r = CliRunner().invoke(app, ["train", "sft", "--model", f"hf:{tiny_dir}", "--data", str(data), "--out",
+                                 str(tmp_path / "o"), "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "trained 1 steps" in r.output and (tmp_path / "o" / "model" / "config.json").exists()
+    r = CliRunner().invoke(app, ["train", "ppo", "--data", str(data), "--out", str(tmp_path / "p")])
+    assert isinstance(r.exception, BadInput) and "unknown training method 'ppo'" in str(r.exception)
