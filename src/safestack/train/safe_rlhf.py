@@ -114,7 +114,7 @@ class LagrangeCallback(TrainerCallback):
         self._flush()  # the previous step's row (its KL was filled in by on_log)
         if not self.state.costs:
             return
-        mc = float(np.mean(self.state.costs))
+        mc = _global_mean(self.state.costs, args)
         lam = self.state.lam
         if self.cfg.mode == "lagrange":
             self.state.lam = dual_ascent(lam, mc, self.cfg.tau, self.cfg.lambda_lr, self.cfg.lambda_max)
@@ -138,6 +138,18 @@ class LagrangeCallback(TrainerCallback):
         if self._last is not None:
             self.store.append(self._last)
             self._last = None
+
+
+def _global_mean(values: list[float], args) -> float:
+    """Mean over every process (multi-GPU: each rank scores its own completions; λ must stay identical)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return float(np.mean(values))
+    t = torch.tensor([float(np.sum(values)), float(len(values))], device=args.device, dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t[0] / t[1])
 
 
 def load_steps(out: str | Path) -> list[LagrangeStep]:
