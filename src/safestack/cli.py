@@ -163,21 +163,11 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
 def train(method: str = typer.Argument(..., help="sft | dpo | reward | safe-rlhf"),
           model: str = typer.Option("default", "--model"), data: Path = typer.Option(..., "--data"),
           out: Path = typer.Option(..., "--out"), config: Optional[Path] = typer.Option(None, "--config")):
-    """Train a model on preference data (TRL). DIR/model is loadable as hf:DIR/model."""
-    from .pipeline import model_path_of
-    from .train.config import DPOSettings, from_dict, load_yaml
+    """Train (TRL): sft | dpo | reward (helpfulness RM or cost model) | safe-rlhf (GRPO + Lagrange multiplier).
+    DIR/model is loadable as hf:DIR/model; reward models go to DIR/reward_model."""
+    from .train.cli import run_train
 
-    if method != "dpo":
-        if method in ("sft", "reward", "safe-rlhf"):
-            raise BadInput(f"train {method}: not available in this version yet (dpo is)")
-        raise BadInput(f"unknown training method '{method}' (sft, dpo, reward, safe-rlhf)")
-    if not data.exists():
-        raise BadInput(f"{data}: file not found")
-    from .train.dpo import train_dpo
-
-    cfg = from_dict(DPOSettings, load_yaml(config), str(config or "config"))
-    info = train_dpo(model_path_of(model), data, out, cfg, log=console.print)
-    out_console.print(f"trained {info['steps']} steps in {info['train_seconds']} s → {out / 'model'}")
+    out_console.print(run_train(method, model, data, out, config, log=console.print))
 
 
 @app.command("eval")

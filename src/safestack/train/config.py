@@ -102,3 +102,103 @@ def load_yaml(path: str | Path | None) -> dict[str, Any]:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+@dataclass
+class CheckpointEvalSettings:
+    """A small safety eval at every saved checkpoint (train/checkpoint_eval.py). Benches are held-out eval data:
+    the HarmBench test subset measures ASR, the XSTest-safe subset over-refusal."""
+
+    enabled: bool = False
+    asr_bench: str = "harmbench"
+    over_refusal_bench: str = "xstest:safe"
+    limit: int = 16  # prompts per bench (stratified, deterministic)
+    max_new_tokens: int = 32
+    batch_size: int = 16
+    at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
+
+
+@dataclass
+class SFTSettings:
+    """Supervised fine-tuning on the chosen replies (refusals for harmful prompts, helpful answers for benign ones),
+    loss on completion tokens only (TRL's SFTTrainer, prompt-completion format)."""
+
+    learning_rate: float = 1e-3
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 256
+    warmup_ratio: float = 0.05
+    lr_scheduler: str = "cosine"
+    save_steps: int = 25
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+@dataclass
+class RewardSettings:
+    """A helpfulness reward model (kind=helpful) or a safety cost model (kind=cost: high = harmful compliance).
+
+    backbone ``minilm``: frozen MiniLM embeddings of prompt and reply + a linear Bradley–Terry head (seconds on CPU);
+    backbone ``lm``: the given causal LM with a scalar head (AutoModelForSequenceClassification) + LoRA, trained
+    with TRL's RewardTrainer."""
+
+    kind: str = "helpful"  # helpful | cost
+    backbone: str = "minilm"  # minilm | lm
+    hh_rlhf: int = 0  # add up to N HH-RLHF harmless-base pairs from safestack's train part (0 = none, -1 = all)
+    heldout_fraction: float = 0.2  # of the --data pairs, chosen deterministically by content hash
+    balance_sources: bool = True  # minilm: HH pairs weigh as much in total as the --data pairs
+    learning_rate: float = 1e-3
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8
+    max_length: int = 256
+    l2: float = 1.0  # minilm head: L2 strength of the logistic Bradley–Terry head (sklearn C = 1/l2)
+    save_steps: int = 50
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(top_layers=None))
+
+
+@dataclass
+class SafeRLHFSettings:
+    """Safe RLHF on TRL's GRPOTrainer.
+
+    mode ``lagrange``: r = r_help − λ·max(0, c − τ), with λ ← max(0, λ + η·(E[c] − τ)) after every step;
+    mode ``mix``: r = α·r_help + (1 − α)·r_safe with r_safe = 1 − c (λ unused).
+    r_help ∈ [0, 1] comes from a helpfulness reward model (``help_model``) or the rule-based checks
+    (``help_model: rules``); c ∈ [0, 1] from a cost model (``cost_model``) or the rules (``cost_model: rules``).
+    The KL penalty to the reference is GRPO's ``beta``."""
+
+    mode: str = "lagrange"  # lagrange | mix
+    help_model: str = "rules"  # path of a reward model saved by `safestack train reward`, or "rules"
+    cost_model: str = "rules"  # path of a cost model (kind=cost), or "rules"
+    tau: float = 0.25  # cost threshold τ
+    lambda_init: float = 0.5
+    lambda_lr: float = 2.0  # dual-ascent step η
+    lambda_max: float | None = 20.0
+    alpha: float = 0.5  # mix mode
+    beta: float = 0.05  # KL coefficient to the reference (GRPO)
+    rule_weights: dict[str, float] | None = None  # override the principles' weights (rewards.PRINCIPLES)
+    learning_rate: float = 5e-4
+    max_steps: int = 30
+    epochs: float = 1.0
+    num_generations: int = 4
+    batch_size: int = 8  # completions per step (batch_size / num_generations prompts)
+    max_completion_length: int = 32
+    max_prompt_tokens: int = 96  # prompts cut (from the left) to this many tokens
+    temperature: float = 1.0
+    save_steps: int = 10
+    logging_steps: int = 1
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
