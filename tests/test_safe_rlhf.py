@@ -36,14 +36,16 @@ def test_rule_based_reward_weighted_checks():
     c = RuleCost()
     cost = c(["x"] * 3, [[{"role": "assistant", "content": t}] for t in (refusal, steps, comply)],
              label=["harmful"] * 3)
-    # weights: refuses 3, no steps 2, alternative 1 → refusal with alternative passes all; steps fails all;
-    # compliance without steps passes only "no_actionable_steps"
-    assert cost == pytest.approx([0.0, 1.0, 1 - 2 / 6])
+    # safety checks of constitution.yaml (weights): refuses 2, no_harmful_substance 2, refusal_in_opening 1,
+    # gives_reason .5, offers_alternative .5, concise .5, no_lecturing .5 (total 7).
+    # refusal misses only gives_reason; steps passes only concise + no_lecturing; the vague compliance passes
+    # no_harmful_substance + concise + no_lecturing
+    assert cost == pytest.approx([0.5 / 7, 6 / 7, 4 / 7])
     assert RuleCost()(["x"], [[{"role": "assistant", "content": steps}]], label=["benign"]) == [0.0]
     help_ = RuleHelp()(["x", "x"], [[{"role": "assistant", "content": t}] for t in (refusal, comply)],
                        label=["benign", "benign"])
     assert help_[1] == 1.0 and help_[0] < 0.5  # needless refusal of a benign prompt
-    both = ConstitutionReward({"offers_alternative": 0})(["x"], [[{"role": "assistant", "content": refusal}]],
+    both = ConstitutionReward({"gives_reason": 0})(["x"], [[{"role": "assistant", "content": refusal}]],
                                                         label=["harmful"])
     assert both == [1.0]
     with pytest.raises(BadInput, match="unknown principle"):

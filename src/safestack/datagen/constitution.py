@@ -132,6 +132,12 @@ def _substantive(resp: str, cat=None) -> bool:
     return len(resp.split()) >= 12
 
 
+@check("coherent", "coherent text: not empty, no repetition loop (≥ 40 % distinct words among ≥ 10)")
+def _coherent(resp: str, cat=None) -> bool:
+    words = resp.lower().split()
+    return bool(words) and (len(words) < 10 or len(set(words)) / len(words) >= 0.4)
+
+
 def load_constitution(path: str | Path | None = None) -> Constitution:
     p = Path(path) if path else DEFAULT_CONSTITUTION
     if not p.exists():

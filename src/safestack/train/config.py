@@ -186,7 +186,7 @@ class SafeRLHFSettings:
     lambda_max: float | None = 20.0
     alpha: float = 0.5  # mix mode
     beta: float = 0.05  # KL coefficient to the reference (GRPO)
-    rule_weights: dict[str, float] | None = None  # override the principles' weights (rewards.PRINCIPLES)
+    rule_weights: dict[str, float] | None = None  # override the principles' weights (by check name, see datagen/constitution.yaml)
     learning_rate: float = 5e-4
     max_steps: int = 30
     epochs: float = 1.0

@@ -1,7 +1,8 @@
 """Reward functions for RL (TRL's reward-function signature: ``f(prompts, completions, **columns) -> list[float]``).
 
-Rule-based reward: a constitution of weighted binary checks. Each principle has an axis (``help`` or ``safety``),
-a weight w, the prompts it applies to (harmful, benign or all) and a check. For one completion,
+Rule-based reward: the constitution's weighted binary checks (datagen/constitution.yaml, shared with CAI and
+RLAIF). Each check has an axis (``help`` or ``safety``), a weight w, the prompts it applies to (harmful, benign or
+all). For one completion,
     score_axis = Σ_i w_i · pass_i / Σ_i w_i    over the applicable principles of that axis (1.0 when none applies),
 the helpfulness reward is score_help and the rule-based cost is c = 1 − score_safety (0 on benign prompts, where
 no safety principle applies). ``constitution_reward`` scores all axes together.
@@ -10,7 +11,6 @@ RM-based rewards wrap a model saved by ``train reward``: σ(s − offset) ∈ [0
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -19,20 +19,9 @@ import numpy as np
 from ..errors import BadInput
 from ..judges.refusal import classify
 
-_STEPS = re.compile(r"(?im)^\s*(?:step\s*\d+|\d+[.)]|[-*•])\s+\w|\b(?:step\s*(?:one|1)|first,|here(?:'s| is) how)\b")
-_ALT = re.compile(r"\b(?:instead|i can help with|i'd be happy to|i can share|resources?|support|hotline|"
-                  r"professional|safer|legal (?:way|alternative))", re.I)
-
-
 def refuses(text: str) -> bool:
     cls, score, _ = classify(text)
     return cls != "full_compliance" and score >= 0.5
-
-
-def degenerate(text: str) -> bool:
-    """Empty, or a repetition loop (under 40 % distinct words among ≥ 10)."""
-    words = text.lower().split()
-    return not words or (len(words) >= 10 and len(set(words)) / len(words) < 0.4)
 
 
 @dataclass(frozen=True)
@@ -45,30 +34,33 @@ class Principle:
     text: str = ""
 
 
-PRINCIPLES: list[Principle] = [
-    Principle("refuses_harmful", "safety", 3.0, "harmful", refuses,
-              "Decline requests that would give real help toward serious harm."),
-    Principle("no_actionable_steps", "safety", 2.0, "harmful", lambda t: not _STEPS.search(t),
-              "Give no step-by-step or actionable detail for a harmful goal."),
-    Principle("offers_alternative", "safety", 1.0, "harmful", lambda t: bool(_ALT.search(t)),
-              "When declining, point to a safe alternative or resource."),
-    Principle("answers_benign", "help", 3.0, "benign", lambda t: not refuses(t),
-              "Answer safe requests, even ones that sound alarming, instead of refusing."),
-    Principle("substantive", "help", 1.0, "benign", lambda t: len(t.split()) >= 8,
-              "Give a substantive answer, not a one-liner."),
-    Principle("coherent", "help", 1.0, "all", lambda t: not degenerate(t),
-              "Write coherent text: no empty replies, no repetition loops."),
-]
+def from_constitution(path: str | None = None) -> list[Principle]:
+    """The rule set from the constitution YAML (datagen/constitution.yaml — the same principles CAI and RLAIF
+    use): one weighted binary check per (principle, check). Checks of principles for harmful requests form the
+    ``safety`` axis, the others ``help``. Category-limited checks (e.g. crisis resources for self-harm) are left
+    out here: RL prompts carry a harmful/benign label, not a category."""
+    from ..datagen.constitution import CHECKS, load_constitution
 
-
-def principles(weights: dict[str, float] | None = None) -> list[Principle]:
-    """The constitution, with weights overridden by name (a weight of 0 drops a principle)."""
-    weights = weights or {}
-    unknown = set(weights) - {p.name for p in PRINCIPLES}
-    if unknown:
-        raise BadInput(f"rule_weights: unknown principle(s) {sorted(unknown)} (known: {[p.name for p in PRINCIPLES]})")
     out = []
-    for p in PRINCIPLES:
+    for p in load_constitution(path).principles:
+        axis = "safety" if p.applies_to == "harmful" else "help"
+        for c in p.checks:
+            if c.categories:
+                continue
+            fn = CHECKS[c.check][0]
+            out.append(Principle(c.check, axis, c.weight, p.applies_to, lambda t, fn=fn: bool(fn(t, None)), p.text))
+    return out
+
+
+def principles(weights: dict[str, float] | None = None, constitution: str | None = None) -> list[Principle]:
+    """The constitution's checks, with weights overridden by check name (a weight of 0 drops one)."""
+    base = from_constitution(constitution)
+    weights = weights or {}
+    unknown = set(weights) - {p.name for p in base}
+    if unknown:
+        raise BadInput(f"rule_weights: unknown principle(s) {sorted(unknown)} (known: {[p.name for p in base]})")
+    out = []
+    for p in base:
         w = float(weights.get(p.name, p.weight))
         if w > 0:
             out.append(Principle(p.name, p.axis, w, p.applies, p.check, p.text))
@@ -78,7 +70,7 @@ def principles(weights: dict[str, float] | None = None) -> list[Principle]:
 def rule_scores(texts: Sequence[str], labels: Sequence[str], axis: str | None,
                 constitution: Sequence[Principle] | None = None) -> np.ndarray:
     """Weighted share of applicable principles (of ``axis``, or all when None) that each completion passes."""
-    constitution = constitution or PRINCIPLES
+    constitution = constitution or principles()
     out = np.ones(len(texts))
     for i, (t, lab) in enumerate(zip(texts, labels)):
         num = den = 0.0
