@@ -81,3 +81,22 @@ def test_frozen_layer_cache_is_exact_and_used(tmp_path, tiny_dir):
     st = runs[True]["frozen_layer_cache"]
     assert st["frozen_layers"] == 1 and st["misses"] == 16 and st["hits"] == 4 * 4 * 2  # 8 pairs × 2 sequences
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
+
+
+def test_frozen_layer_cache_leaves_generation_alone(tiny_dir):
+    """While installed, generation (which passes a KV cache) bypasses the cache and gives the same tokens."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from safestack.train.frozen_cache import FrozenPrefixCache
+
+    m = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dir),
+                       LoraConfig(r=4, target_modules=["q_proj"], layers_to_transform=[1], task_type="CAUSAL_LM"))
+    ids = torch.randint(5, 1000, (2, 7))
+    ref = m.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    c = FrozenPrefixCache(m, 1).install()
+    m(input_ids=ids, use_cache=False)  # a training-style forward fills the cache
+    assert c.misses == 2
+    out = m.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    c.uninstall()
+    assert torch.equal(out, ref) and c.hits == 0

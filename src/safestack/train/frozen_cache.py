@@ -83,8 +83,10 @@ class FrozenPrefixCache:
         import torch
 
         ids, mask = self._ctx or (None, None)
-        # whole right-padded sequences only (a decode step sees one new token; left padding shifts positions)
+        # training forwards only: whole right-padded sequences and no KV cache (generation — prefill or a decode
+        # step — passes a cache the skipped layers would have to fill; left padding shifts positions)
         usable = (ids is not None and ids.dim() == 2 and ids.shape[:2] == h.shape[:2]
+                  and kwargs.get("past_key_values") is None
                   and (mask is None or bool((mask[:, 0] == 1).all())))
         if usable:
             lens, keys = self._keys(ids, mask)
