@@ -14,6 +14,7 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
         "redteam": {"limit": 6, "attacks": ["direct", "base64"], "max_new_tokens": 8},
         "datagen": {"max_pairs": 12},
         "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+        "checkpoint_eval": {"limit": 4, "max_new_tokens": 4},
         "eval": {"limit": 6, "max_new_tokens": 6},
     }))
     out = tmp_path / "run"
@@ -22,6 +23,9 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
         assert rep[k], k
     assert set(rep["before"]) >= {"harmbench", "xstest"} and rep["after"]["xstest"]["n"] == 6
     assert (out / "report.html").read_text().count("<h2") >= 5
+    # safety re-checked at the start and at both saved checkpoints, curves in the report
+    assert [r["step"] for r in rep["checkpoint_evals"]["rows"]] == [0, 1, 2]
+    assert "checkpoint safety curves" in (out / "report.html").read_text()
     on_disk = json.loads((out / "report.json").read_text())
     assert "asr" in on_disk["after"]["harmbench"] and "over_refusal" in on_disk["after"]["xstest"]
     from safestack.targets import load_target

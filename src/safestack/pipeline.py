@@ -18,7 +18,7 @@ from rich.console import Console
 
 from .errors import BadInput
 from .records import write_json
-from .train.config import DPOSettings, from_dict, load_yaml, to_dict
+from .train.config import CheckpointEvalSettings, DPOSettings, from_dict, load_yaml, to_dict
 
 
 @dataclass
@@ -58,6 +58,9 @@ class RunConfig:
     redteam: RedteamSettings = field(default_factory=RedteamSettings)
     datagen: DatagenSettings = field(default_factory=DatagenSettings)
     train: DPOSettings = field(default_factory=DPOSettings)
+    # a small held-out safety eval at the start and at every saved checkpoint (curves + degradation flag in the
+    # report)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=lambda: CheckpointEvalSettings(enabled=True))
     eval: EvalSettings = field(default_factory=EvalSettings)
 
 
@@ -158,7 +161,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 
     def do_train():
         path = model_path_of(cfg.target)
-        train_dpo(path, out / "data" / "train.jsonl", out / "train", cfg.train, log=console.print)
+        callbacks = []
+        if cfg.checkpoint_eval.enabled:
+            from .train.checkpoint_eval import CheckpointEvalCallback
+
+            callbacks.append(CheckpointEvalCallback(out / "train", cfg.checkpoint_eval, judges=judges,
+                                                    log=console.print))
+        train_dpo(path, out / "data" / "train.jsonl", out / "train", cfg.train, callbacks=callbacks,
+                  log=console.print)
         if (out / "model").exists():
             shutil.rmtree(out / "model")
         shutil.move(str(out / "train" / "model"), str(out / "model"))

@@ -138,6 +138,13 @@ def build_report(out: str | Path) -> dict:
         raise BadInput(f"{out}: no safestack results found (expected eval_*/metrics.json, redteam/redteam.json, "
                        "data/datagen.json or metrics.json)")
     taxonomy = load_taxonomy((config or {}).get("taxonomy"))
+    ckpt_rows, ckpt_png = [], None
+    if (out / "train" / "checkpoint_evals.jsonl").exists():
+        from ..train.checkpoint_eval import flag_degradation, load_evals, plot_curves
+
+        ckpt_rows = load_evals(out / "train")
+        if ckpt_rows:
+            ckpt_png = plot_curves(ckpt_rows, out / "train" / "checkpoint_evals.png")
     report = {
         "schema": 1,
         "target": (config or {}).get("target"),
@@ -148,6 +155,10 @@ def build_report(out: str | Path) -> dict:
         "redteam": redteam,
         "training_data": datagen,
         "training": {k: v for k, v in (train or {}).items() if k != "history"} if train else None,
+        "checkpoint_evals": {"rows": [{"step": r.step, "asr": r.asr, "asr_ci95": r.asr_ci95,
+                                       "over_refusal": r.over_refusal, "over_refusal_ci95": r.over_refusal_ci95}
+                                      for r in ckpt_rows],
+                             "degradation": flag_degradation(ckpt_rows)} if ckpt_rows else None,
         "judges": (after or before or single or {}).get("judge"),
         "stage_seconds": {k: v["seconds"] for k, v in (state or {}).get("done", {}).items()},
         "taxonomy": taxonomy.as_dict(),
@@ -156,6 +167,8 @@ def build_report(out: str | Path) -> dict:
         report["eval"] = single
     write_json(out / "report.json", report)
     plots = _plots(before, after, redteam, train)
+    if ckpt_png:
+        plots["checkpoints"] = "data:image/png;base64," + base64.b64encode(ckpt_png.read_bytes()).decode()
     env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
     html = env.get_template("report.html.j2").render(r=report, plots=plots, dir=str(out))

@@ -68,13 +68,21 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
     for k, v in data.items():
         default = getattr(defaults, k, None)
         if dataclasses.is_dataclass(default) and isinstance(v, dict):
-            kw[k] = from_dict(type(default), v, f"{where}.{k}")
+            # over the field's own default (which may differ from its class's defaults), not a fresh instance
+            kw[k] = from_dict(type(default), _deep_merge(dataclasses.asdict(default), v), f"{where}.{k}")
         elif default is not None and isinstance(default, (int, float)) and not isinstance(default, bool) \
                 and not isinstance(v, (int, float)):
             raise BadInput(f"{where}: field '{k}' must be a number, got {v!r}")
         else:
             kw[k] = v
     return cls(**kw)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _all_defaults(cls) -> bool:
