@@ -78,6 +78,11 @@ def apply_gates(metrics: dict, gates: Path | None, baseline: Path | None, out: P
         v = "–" if r["value"] is None else f"{r['value']:.4g}"
         t.add_row(r["rule"], r["metric"], v, r["limit"], r["status"], r["action"], style=style)
     out_console.print(t)
+    for r in res["results"]:  # the failures again, one unwrapped line each (narrow terminals, CI logs)
+        if r["status"] == "fail":
+            v = "missing" if r["value"] is None else f"{r['value']:.4g}"
+            out_console.print(f"FAIL {r['rule']}: {r['metric']} = {v} (limit {r['limit'] or 'present'}) → "
+                              f"{r['action']}", soft_wrap=True)
     if not res["passed"]:
         raise GateFailed(f"{res['n_failed']} gate(s) failed")
 
