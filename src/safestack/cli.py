@@ -170,34 +170,9 @@ def train(method: str = typer.Argument(..., help="sft | dpo | reward | safe-rlhf
     out_console.print(run_train(method, model, data, out, config, log=console.print))
 
 
-@app.command("eval")
-def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest", "--bench"),
-          limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
-          max_new_tokens: int = typer.Option(48), api_key_env: Optional[str] = ApiKeyEnv):
-    """Benches → DIR/responses.jsonl and DIR/metrics.json (asr, over_refusal, 4 cells, by category)."""
-    from .data import load_bench
-    from .evals import run_eval
-    from .judges import judge_info, make_judge
-    from .targets import GenParams
+from .evals.cli import eval_app  # noqa: E402
 
-    benches = _csv_list(bench)
-    if not benches:
-        raise BadInput("--bench: no bench named")
-    for b in benches:
-        load_bench(b)  # validate specs before loading a model
-    judges = [make_judge("refusal"), make_judge("harm")]
-    m = asyncio.run(run_eval(_target(target, api_key_env), benches, judges, out, limit=limit,
-                             params=GenParams(max_new_tokens=max_new_tokens), judge_info=judge_info(judges)))
-    t = Table(title=f"eval {target}")
-    for c in ("bench", "n", "ASR", "over-refusal"):
-        t.add_column(c)
-    f = lambda v: "–" if v is None else f"{v * 100:.1f}%"  # noqa: E731
-    for b in benches:
-        from .data import bench_name
-
-        bm = m[bench_name(b)]
-        t.add_row(bench_name(b), str(bm["n"]), f(bm["asr"]), f(bm["over_refusal"]))
-    out_console.print(t)
+app.add_typer(eval_app, name="eval")
 
 
 def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[str] = None):

@@ -220,6 +220,26 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def _bench_dataset(name: str, description: str, licence: str, vendor: str, specs: list[str]) -> DatasetInfo:
+    return DatasetInfo(name, description, "eval", licence, lambda: load_bench(name), vendor, specs)
+
+
+DATASETS.update({
+    "strongreject": _bench_dataset("strongreject", "StrongREJECT 313 forbidden prompts, 6 categories", "MIT",
+                                   "strongreject", ["strongreject"]),
+    "jbb": _bench_dataset("jbb", "JailbreakBench 100 harmful behaviours (jbb) and artifact replay (jbb:artifacts, "
+                          "jbb:PAIR, jbb:GCG, …)", "MIT", "jbb", ["jbb", "jbb:artifacts", "jbb:PAIR", "jbb:GCG"]),
+    "toxigen": _bench_dataset("toxigen", "ToxiGen generation prompts, 50 per file of 31 (toxigen:all = 31,000)",
+                              "MIT + CDLA-Permissive-2.0", "toxigen", ["toxigen", "toxigen:<N>", "toxigen:all"]),
+    "bbq": _bench_dataset("bbq", "BBQ bias QA, 6 of 11 categories (11,956 items)", "CC-BY-4.0", "bbq",
+                          ["bbq", "bbq:Age,Religion"]),
+    "truthfulqa": _bench_dataset("truthfulqa", "TruthfulQA v1, 817 questions (MC1/MC2, generation refs)",
+                                 "Apache-2.0", "truthfulqa", ["truthfulqa"]),
+    "multiturn": _bench_dataset("multiturn", "Scripted escalating multi-turn conversations on HarmBench test "
+                                "behaviours (159, K=4)", "MIT", "harmbench", ["multiturn", "multiturn:<K>"]),
+})
+
+
 def load_bench(spec: str) -> list[Sample]:
     """Resolve a bench spec into samples."""
     if spec.startswith("jsonl:"):
@@ -233,6 +253,11 @@ def load_bench(spec: str) -> list[Sample]:
         return load_xstest(rest or "all")
     if name in ("adv_training", "advbench", "tdc2023") and not rest:
         return load_harmbench_extra(name)
+    from ..evals.benches import find_bench  # benches registered with the eval suite (strongreject, bbq, …)
+
+    b, arg = find_bench(spec)
+    if b is not None:
+        return b.load(arg)
     raise BadInput(f"unknown bench spec '{spec}' (built-in: {', '.join(sorted(DATASETS))}; or jsonl:<path>)")
 
 
