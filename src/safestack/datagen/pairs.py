@@ -95,7 +95,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
                       seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
-                      export_hf: bool = True) -> dict:
+                      export_hf: bool = True, focus: Sequence[str] = ()) -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
@@ -114,6 +114,8 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     direct = round_robin([p for p in ref if p.meta.get("attack") == "direct"], lambda p: p.category)
     attacked = round_robin([p for p in ref if p.meta.get("attack") != "direct"], lambda p: p.category)
     ref = direct + attacked
+    if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
+        ref.sort(key=lambda p: p.category not in focus)
     if max_pairs:
         ref = ref[: max(1, int(max_pairs / (1 + benign_ratio)))]
     if not ref:

@@ -126,13 +126,15 @@ def build_report(out: str | Path) -> dict:
         raise BadInput(f"{out}: run directory not found")
     from ..taxonomy import load_taxonomy
 
+    state = _maybe(out / "state.json")
+    rounds = (state or {}).get("rounds") or []
+    last = out / rounds[-1]["dir"] if rounds else out  # "after" = the last round's eval
     before = _maybe(out / "eval_before" / "metrics.json")
-    after = _maybe(out / "eval_after" / "metrics.json")
+    after = _maybe(last / "eval_after" / "metrics.json")
     redteam = _maybe(out / "redteam" / "redteam.json")
     datagen = _maybe(out / "data" / "datagen.json")
     train = _maybe(out / "train" / "train.json")
     config = _maybe(out / "config.json")
-    state = _maybe(out / "state.json")
     single = _maybe(out / "metrics.json")  # a plain `safestack eval` directory
     if not any([before, after, redteam, datagen, train, single]):
         raise BadInput(f"{out}: no safestack results found (expected eval_*/metrics.json, redteam/redteam.json, "
@@ -161,6 +163,9 @@ def build_report(out: str | Path) -> dict:
                              "degradation": flag_degradation(ckpt_rows)} if ckpt_rows else None,
         "judges": (after or before or single or {}).get("judge"),
         "stage_seconds": {k: v["seconds"] for k, v in (state or {}).get("done", {}).items()},
+        "rounds": [{"round": x["round"], "passed": x["gates"]["passed"], "n_failed": x["gates"]["n_failed"],
+                    "failed": [g for g in x["gates"]["results"] if g["status"] == "fail"][:12],
+                    "decisions": x.get("decisions", []), "stopped": x.get("stopped")} for x in rounds],
         "taxonomy": taxonomy.as_dict(),
     }
     if single and not before:
