@@ -34,6 +34,17 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
     # resume: everything is done, nothing re-runs, same report
     rep2 = run_pipeline(load_run_config(str(cfg_file)), out, resume=True)
     assert rep2["after"] == rep["after"]
+    # enforced gates: `safestack run --gates` exits 1 with the failed rules when the final round fails them
+    import subprocess
+    import sys
+
+    gates = tmp_path / "strict.yaml"
+    gates.write_text(yaml.safe_dump({"rules": [{"name": "over-refusal", "metric": "xstest.over_refusal", "op": "<",
+                                                "value": -1.0, "action": "rebalance the mix"}]}))
+    r = subprocess.run([sys.executable, "-m", "safestack.cli", "run", "--config", str(cfg_file), "--out", str(out),
+                        "--resume", "--gates", str(gates)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "xstest.over_refusal" in r.stderr + r.stdout and "rebalance the mix" in r.stderr + r.stdout
 
 
 def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):

@@ -50,14 +50,29 @@ def prepare():
 @app.command()
 def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--config", help="run YAML"),
         out: Path = typer.Option(..., "--out", help="run directory"),
-        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run")):
-    """The closed loop: red team → datagen → DPO → eval before/after → report."""
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
+        gates: Optional[Path] = typer.Option(None, "--gates", help="gates YAML: exit 1 when the final round fails "
+                                             "them (without it gates are reported, not enforced)")):
+    """The closed loop: red team → datagen → DPO → eval before/after (rounds until the gates pass) → report."""
+    from .errors import GateFailed
     from .pipeline import load_run_config, run_pipeline
 
     cfg = load_run_config(str(config) if config else None, target if target != "default" or not config else None)
+    if gates is not None:
+        if not gates.exists():
+            raise BadInput(f"{gates}: gates file not found")
+        cfg.rounds.gates = str(gates)
     rep = run_pipeline(cfg, out, resume=resume, console=console)
     _print_summary(rep)
     out_console.print(f"report: {out / 'report.html'}")
+    last = (rep.get("rounds") or [None])[-1]
+    if last:
+        n_failed = last["n_failed"]
+        out_console.print("gates: pass" if last["passed"] else f"gates: {n_failed} failed (see the report)")
+    if gates is not None and last and not last["passed"]:
+        raise GateFailed(f"{last['n_failed']} release gate(s) failed in the final round: "
+                         + "; ".join(f"{g['metric']} = {g['value']} ({g['limit']}) → {g['action']}"
+                                     for g in last["failed"]))
 
 
 def _print_summary(rep: dict) -> None:
