@@ -76,7 +76,7 @@ def test_required_metric_missing_fails(tmp_path):
     ("rules:\n  - {name: a, metric: x}\n", "rules[1]: field 'value' must be a number"),
     ("rules:\n  - {name: a, metric: x, value: 1, colour: red}\n", "rules[1]: unknown field 'colour'"),
     ("rules: []\n", "expected a top-level 'rules' list"),
-    ("rules: [\n", "malformed YAML"),
+    ("rules: [\n", "invalid YAML"),
 ])
 def test_bad_gates_file_names_rule_and_field(tmp_path, text, needle):
     p = tmp_path / "g.yaml"

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import yaml
 
 from ..errors import BadInput
 from ..judges.refusal import classify
@@ -139,14 +138,10 @@ def _coherent(resp: str, cat=None) -> bool:
 
 
 def load_constitution(path: str | Path | None = None) -> Constitution:
+    from ..records import read_yaml
+
     p = Path(path) if path else DEFAULT_CONSTITUTION
-    if not p.exists():
-        raise BadInput(f"{p}: constitution file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"{p}: invalid YAML ({e})") from None
-    rows = data.get("principles") if isinstance(data, dict) else None
+    rows = read_yaml(p, "constitution file").get("principles")
     if not rows:
         raise BadInput(f"{p}: field 'principles' must be a non-empty list")
     out = []

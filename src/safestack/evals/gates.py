@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
 
 from ..errors import BadInput
 
@@ -51,14 +50,10 @@ def default_gates_path() -> Path:
 
 
 def load_gates(path: str | Path | None = None) -> list[Rule]:
+    from ..records import read_yaml
+
     p = Path(path) if path else default_gates_path()
-    if not p.exists():
-        raise BadInput(f"{p}: gates file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"{p}: malformed YAML ({e})") from None
-    raw = data.get("rules") if isinstance(data, dict) else None
+    raw = read_yaml(p, "gates file").get("rules")
     if not isinstance(raw, list) or not raw:
         raise BadInput(f"{p}: expected a top-level 'rules' list")
     known = {f.name for f in fields(Rule)}

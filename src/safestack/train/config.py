@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 
 from ..errors import BadInput
 
@@ -94,18 +93,9 @@ def _all_defaults(cls) -> bool:
 
 
 def load_yaml(path: str | Path | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: config file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"{p}: invalid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"{p}: expected a mapping at the top level")
-    return data
+    from ..records import read_yaml
+
+    return read_yaml(path, "config file") if path else {}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
