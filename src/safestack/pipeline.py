@@ -18,7 +18,7 @@ from rich.console import Console
 
 from .errors import BadInput
 from .records import write_json
-from .train.config import DPOSettings, from_dict, load_yaml, to_dict
+from .train.config import CheckpointEvalSettings, DPOSettings, from_dict, load_yaml, to_dict
 
 
 @dataclass
@@ -26,7 +26,8 @@ class RedteamSettings:
     sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training"])
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
     limit: int | None = 100  # harmful training behaviours (stratified by category); None = all 141
-    max_new_tokens: int = 64
+    focus: list[str] = field(default_factory=list)  # categories whose behaviours are all red-teamed (set by rounds)
+    max_new_tokens: int = 48  # rejected replies are cut to 32 tokens for DPO anyway
     batch_size: int = 32
 
 
@@ -35,6 +36,23 @@ class DatagenSettings:
     benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
     max_pairs: int | None = 256  # bounds DPO time on CPU (32 steps at batch 8)
     val_fraction: float = 0.0
+    cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
+    critic: str | None = None  # target spec of the critic/reviser (default: the target itself)
+    rlaif_limit: int = 0  # prompts labelled by an AI labeller (two samples, both orders)
+    labeller: str | None = None  # target spec of the labeller (default: the target itself)
+    constitution: str | None = None  # a constitution YAML replacing the default
+
+
+@dataclass
+class RoundSettings:
+    """Rounds of the loop ("train, test, red-team, observe, patch, repeat"): after each round's eval the gates are
+    checked; while they fail and budget remains, the seeds' decision rules adjust the next round's data."""
+
+    max_rounds: int = 1
+    budget_minutes: float | None = None  # no new round starts after this much wall time
+    gates: str | None = None  # a gates YAML (default: evals/gates.yaml)
+    benign_boost: float = 1.5  # over-refusal gate failed → benign_ratio × this
+    multiturn_attack: str = "crescendo"  # multi-turn gate failed → red-team with this attack (multi-turn pairs)
 
 
 @dataclass
@@ -53,7 +71,11 @@ class RunConfig:
     redteam: RedteamSettings = field(default_factory=RedteamSettings)
     datagen: DatagenSettings = field(default_factory=DatagenSettings)
     train: DPOSettings = field(default_factory=DPOSettings)
+    # a small held-out safety eval at the start and at every saved checkpoint (curves + degradation flag in the
+    # report)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=lambda: CheckpointEvalSettings(enabled=True))
     eval: EvalSettings = field(default_factory=EvalSettings)
+    rounds: RoundSettings = field(default_factory=RoundSettings)
 
 
 def load_run_config(path: str | None, target: str | None = None) -> RunConfig:
@@ -93,6 +115,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     from .report import build_report
     from .targets import GenParams, load_target
     from .taxonomy import load_taxonomy
+    from .evals.gates import evaluate_gates, load_gates
     from .train.dpo import train_dpo
 
     console = console or Console(stderr=True)
@@ -103,7 +126,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     write_json(out / "config.json", to_dict(cfg))
     state = RunState(out)
     taxonomy = load_taxonomy(cfg.taxonomy)
-    attacks = make_attacks(cfg.redteam.attacks)  # validate before any heavy work
+    make_attacks(cfg.redteam.attacks)  # validate before any heavy work
+    from .evals.gates import load_gates as _lg
+
+    _lg(cfg.rounds.gates)
     for b in cfg.eval.benches:
         load_bench(b)
     make_target = target_factory or (lambda spec: load_target(spec))
@@ -118,6 +144,18 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
             base = make_target(cfg.target)
         return base
 
+    cur = None
+
+    def current():  # the latest trained model
+        nonlocal cur
+        if cur is None:
+            cur = make_target(f"hf:{out / 'model'}")
+        return cur
+
+    def release_targets():  # free the models before training (and the trained one changes)
+        nonlocal base, cur
+        base = cur = None
+
     def stage(name: str, fn: Callable[[], Any]) -> None:
         if state.done(name):
             console.print(f"[dim]✓ {name} (done, skipped)[/dim]")
@@ -131,38 +169,130 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     rt_params = GenParams(max_new_tokens=cfg.redteam.max_new_tokens)
     ev_params = GenParams(max_new_tokens=cfg.eval.max_new_tokens)
 
-    def do_redteam():
-        samples = [s for src in cfg.redteam.sources for s in load_bench(src)]
-        samples = subsample(samples, cfg.redteam.limit, cfg.seed)
-        asyncio.run(run_redteam(base_target(), samples, attacks, judges, out / "redteam", params=rt_params,
-                                taxonomy=taxonomy, resume=True, seed=cfg.seed, batch_size=cfg.redteam.batch_size))
+    def do_redteam(rcfg: RunConfig, rdir: Path, target_fn):
+        pool = [s for src in rcfg.redteam.sources for s in load_bench(src)]
+        samples = subsample(pool, rcfg.redteam.limit, cfg.seed)
+        if rcfg.redteam.focus:  # targeted data: every behaviour of a failing category
+            have = {s.id for s in samples}
+            samples += [s for s in pool if taxonomy.canonical(s.category) in rcfg.redteam.focus and s.id not in have]
+        asyncio.run(run_redteam(target_fn(), samples, make_attacks(rcfg.redteam.attacks),
+                                judges, rdir / "redteam", params=rt_params, taxonomy=taxonomy, resume=True,
+                                seed=cfg.seed, batch_size=rcfg.redteam.batch_size))
 
-    def do_eval(which: str, spec_target):
-        asyncio.run(run_eval(spec_target(), cfg.eval.benches, judges, out / which, limit=cfg.eval.limit,
+    def do_eval(edir: Path, spec_target):
+        asyncio.run(run_eval(spec_target(), cfg.eval.benches, judges, edir, limit=cfg.eval.limit,
                              params=ev_params, resume=True, batch_size=cfg.eval.batch_size, judge_info=jinfo))
 
-    def do_datagen():
-        findings = JsonlStore(out / "redteam" / "findings.jsonl", Attempt).load()
-        asyncio.run(run_datagen(findings, out / "data", target=base_target(), taxonomy=taxonomy, refusal=judges[0],
-                                benign_ratio=cfg.datagen.benign_ratio, max_pairs=cfg.datagen.max_pairs,
-                                val_fraction=cfg.datagen.val_fraction, params=rt_params, seed=cfg.seed))
+    def do_datagen(rcfg: RunConfig, rdir: Path):
+        findings = JsonlStore(rdir / "redteam" / "findings.jsonl", Attempt).load()
+        d = rcfg.datagen
+        asyncio.run(run_datagen(findings, rdir / "data", target=base_target(), taxonomy=taxonomy, refusal=judges[0],
+                                harm=judges[1], benign_ratio=d.benign_ratio, max_pairs=d.max_pairs,
+                                val_fraction=d.val_fraction, params=rt_params, seed=cfg.seed, cai_limit=d.cai_limit,
+                                critic=make_target(d.critic) if d.critic else None, rlaif_limit=d.rlaif_limit,
+                                labeller=make_target(d.labeller) if d.labeller else None,
+                                constitution=d.constitution, focus=rcfg.redteam.focus))
 
-    def do_train():
-        path = model_path_of(cfg.target)
-        train_dpo(path, out / "data" / "train.jsonl", out / "train", cfg.train, log=console.print)
+    def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
+        callbacks = []
+        if cfg.checkpoint_eval.enabled:
+            from .train.checkpoint_eval import CheckpointEvalCallback
+
+            callbacks.append(CheckpointEvalCallback(rdir / "train", cfg.checkpoint_eval, judges=judges,
+                                                    log=console.print))
+        train_dpo(start_model, data, rdir / "train", rcfg.train, callbacks=callbacks, log=console.print)
         if (out / "model").exists():
             shutil.rmtree(out / "model")
-        shutil.move(str(out / "train" / "model"), str(out / "model"))
+        shutil.move(str(rdir / "train" / "model"), str(out / "model"))
 
-    stage("redteam", do_redteam)
-    stage("eval_before", lambda: do_eval("eval_before", base_target))
-    stage("datagen", do_datagen)
-    base = None  # free the base model before training
-    stage("train", do_train)
-    stage("eval_after", lambda: do_eval("eval_after", lambda: make_target(f"hf:{out / 'model'}")))
+    t_start = time.time() - sum(v["seconds"] for v in state.data["done"].values())
+    rounds = state.data.setdefault("rounds", [])
+    stage("redteam", lambda: do_redteam(cfg, out, base_target))
+    stage("eval_before", lambda: do_eval(out / "eval_before", base_target))
+    rcfg = cfg
+    for r in range(1, max(1, cfg.rounds.max_rounds) + 1):
+        rdir = out if r == 1 else out / "rounds" / str(r)
+        tag = "" if r == 1 else f"@{r}"
+        if r > 1:
+            stage(f"redteam{tag}", lambda: do_redteam(rcfg, rdir, lambda: current()))
+        try:
+            stage(f"datagen{tag}", lambda: do_datagen(rcfg, rdir))
+        except BadInput as e:
+            if r == 1:
+                raise
+            rounds[-1]["stopped"] = f"round {r}: {e}"
+            break
+        data = rdir / "data" / "train.jsonl"
+        if r > 1:  # replay the earlier rounds' pairs so the model keeps what it learned
+            data = replay(out, r)
+        release_targets()
+        start_model = model_path_of(cfg.target) if r == 1 else str(out / "model")
+        stage(f"train{tag}", lambda: do_train(rcfg, rdir, start_model, data))
+        stage(f"eval_after{tag}", lambda: do_eval(rdir / "eval_after", current))
+        metrics = json.loads((rdir / "eval_after" / "metrics.json").read_text())
+        gates = evaluate_gates(metrics, load_gates(cfg.rounds.gates))
+        nxt, decisions = decide(rcfg, gates, cfg.rounds)
+        entry = {"round": r, "dir": str(rdir.relative_to(out)) if r > 1 else ".", "gates": gates,
+                 "decisions": decisions}
+        rounds[r - 1:] = [entry]
+        write_json(state.path, state.data)
+        elapsed = (time.time() - t_start) / 60
+        if gates["passed"]:
+            entry["stopped"] = "gates passed"
+            break
+        if r == cfg.rounds.max_rounds:
+            entry["stopped"] = f"max_rounds ({r}) reached with gates failing"
+            break
+        if cfg.rounds.budget_minutes is not None and elapsed >= cfg.rounds.budget_minutes:
+            entry["stopped"] = f"budget of {cfg.rounds.budget_minutes} min spent ({elapsed:.1f} min)"
+            break
+        rcfg = nxt
+        console.print(f"[bold]round {r}: gates failed → {'; '.join(decisions)}[/bold]")
+    write_json(state.path, state.data)
     report = build_report(out)
     state.mark("report", 0.0)
     return report
+
+
+def decide(cfg: RunConfig, gates: dict, rs: RoundSettings) -> tuple[RunConfig, list[str]]:
+    """The seeds' decision rules, applied to the next round's settings: over-refusal > 5 % → more borderline-benign
+    pairs; multi-turn ASR > 10 % → multi-turn red teaming (its findings become multi-turn pairs); a category's
+    ASR > 20 % → every training behaviour of that category red-teamed and its pairs first."""
+    import copy
+
+    nxt = copy.deepcopy(cfg)
+    decisions: list[str] = []
+    failed = [g for g in gates["results"] if g["status"] == "fail"]
+    if any(g["metric"].endswith("over_refusal") for g in failed):
+        nxt.datagen.benign_ratio = round(cfg.datagen.benign_ratio * rs.benign_boost, 3)
+        decisions.append(f"rebalance: benign_ratio {cfg.datagen.benign_ratio} → {nxt.datagen.benign_ratio}")
+    if any(g["metric"].startswith("multiturn") for g in failed) and rs.multiturn_attack not in cfg.redteam.attacks:
+        nxt.redteam.attacks = list(cfg.redteam.attacks) + [rs.multiturn_attack]
+        decisions.append(f"add multi-turn data: red-team with {rs.multiturn_attack}")
+    cats = sorted({g["metric"].rsplit(".", 1)[-1] for g in failed if ".asr_by_category." in g["metric"]})
+    if cats:
+        nxt.redteam.focus = sorted(set(cfg.redteam.focus) | set(cats))
+        decisions.append(f"targeted data for {', '.join(cats)}")
+    if not decisions and failed:
+        decisions.append("another round on fresh red-team findings")
+    return nxt, decisions
+
+
+def replay(out: Path, r: int) -> Path:
+    """Round r trains on its own pairs plus every earlier round's (deduplicated by prompt)."""
+    seen, rows = set(), []
+    for k in range(r, 0, -1):
+        f = (out if k == 1 else out / "rounds" / str(k)) / "data" / "train.jsonl"
+        if not f.exists():
+            continue
+        for line in f.read_text(encoding="utf-8").splitlines():
+            key = json.dumps(json.loads(line)["prompt"], sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                rows.append(line)
+    dst = out / "rounds" / str(r) / "data" / "train_replay.jsonl"
+    dst.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return dst
 
 
 def model_path_of(spec: str) -> str:

@@ -210,6 +210,22 @@ def write_json(path: str | Path, obj: Any) -> None:
     os.replace(tmp, p)
 
 
+def read_yaml(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """A user-supplied YAML mapping; missing file, bad YAML or a non-mapping raise BadInput naming the file."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: {what} not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise BadInput(f"{p}: invalid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{p}: expected a mapping at the top level")
+    return data
+
+
 def read_json(path: str | Path) -> Any:
     p = Path(path)
     if not p.exists():

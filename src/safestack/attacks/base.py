@@ -69,8 +69,8 @@ def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *
 
 
 def _load_all() -> None:
-    from . import (direct, encoding, injection, manyshot, obfuscation, pasttense, persona,  # noqa: F401
-                   suppression, translation)
+    from . import (crescendo, direct, encoding, injection, manyshot, obfuscation, pair,  # noqa: F401
+                   pasttense, persona, suppression, translation)
 
 
 def _resolve(name: str) -> tuple[AttackSpec, dict[str, Any]]:
@@ -108,7 +108,7 @@ def make_attack(name: str, **kw) -> Attack:
     if missing:
         raise BadInput(f"attack '{name}' needs a {' and a '.join(missing)}, and none is available: pass "
                        f"{', '.join(f'{r}=...' for r in missing)} (e.g. a model wrapped as one)")
-    atk = spec.factory(**{**kw, **implied})
+    atk = spec.factory(**{**_accepted(spec.factory, kw), **implied})
     return replace(atk, name=name) if implied else atk
 
 
@@ -126,6 +126,9 @@ def make_attacks(names: str | Sequence[str], **provides: Any) -> list[Attack]:
 
 def compose(inner: Attack, outer: Attack) -> Attack:
     """Apply ``inner`` then wrap the final user turn with ``outer``."""
+    for a in (inner, outer):
+        if not isinstance(a, Attack):
+            raise BadInput(f"attack '{a.name}' talks to the target turn by turn and cannot be composed with '+'")
 
     def build(prompt: str, rng: random.Random) -> list[Message]:
         msgs = inner.build(prompt, rng)

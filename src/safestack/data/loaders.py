@@ -127,6 +127,55 @@ def load_jbb_artifacts() -> list[dict]:
     return out
 
 
+def _hh_turns(text: str) -> list[dict[str, str]]:
+    """An HH-RLHF transcript ("\\n\\nHuman: …\\n\\nAssistant: …") as chat messages."""
+    import re
+
+    parts = re.split(r"\n\n(Human|Assistant): ", "\n\n" + text.lstrip("\n"))
+    msgs = []
+    for role, content in zip(parts[1::2], parts[2::2]):
+        msgs.append({"role": "user" if role == "Human" else "assistant", "content": content.strip()})
+    return msgs
+
+
+def hh_part(chosen: str, heldout_share: int = 4) -> str:
+    """safestack's deterministic split of HH-RLHF harmless-base (upstream test split): ``heldout`` when the first
+    hex digit of sha1(chosen) is below ``heldout_share`` (of 16; 4 → 25 %), else ``train``."""
+    import hashlib
+
+    return "heldout" if int(hashlib.sha1(chosen.encode()).hexdigest()[0], 16) < heldout_share else "train"
+
+
+def load_hh_rlhf(part: str = "train", last_turn_only: bool = True) -> list[dict]:
+    """Anthropic HH-RLHF harmless-base pairs in TRL's conversational preference format (prompt / chosen / rejected
+    message lists; chosen = the more harmless reply). ``part``: train | heldout | all (see ``hh_part``).
+    ``last_turn_only`` keeps just the final user turn as the prompt (short sequences for small reward models)."""
+    import gzip
+    import json
+
+    if part not in ("train", "heldout", "all"):
+        raise BadInput(f"hh-rlhf: unknown part '{part}' (train, heldout, all)")
+    path = data_dir("hh_rlhf") / "harmless-base" / "test.jsonl.gz"
+    if not path.exists():
+        raise BadInput(f"{path}: dataset file not found")
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if part != "all" and hh_part(r["chosen"]) != part:
+                continue
+            c, j = _hh_turns(r["chosen"]), _hh_turns(r["rejected"])
+            if len(c) < 2 or c[-1]["role"] != "assistant" or j[-1]["role"] != "assistant" or c[:-1] != j[:-1]:
+                continue  # malformed or diverging before the last reply
+            if c[-1]["content"] == j[-1]["content"] or not c[-1]["content"] or not j[-1]["content"]:
+                continue
+            prompt = c[:-1][-1:] if last_turn_only else c[:-1]
+            out.append({"id": f"hh-rlhf/harmless-base/{i}", "prompt": prompt, "chosen": c[-1:], "rejected": j[-1:]})
+    return out
+
+
 def load_jsonl_bench(path: str) -> list[Sample]:
     rows = read_jsonl(path, required=("prompt",))
     out = []
@@ -171,6 +220,26 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def _bench_dataset(name: str, description: str, licence: str, vendor: str, specs: list[str]) -> DatasetInfo:
+    return DatasetInfo(name, description, "eval", licence, lambda: load_bench(name), vendor, specs)
+
+
+DATASETS.update({
+    "strongreject": _bench_dataset("strongreject", "StrongREJECT 313 forbidden prompts, 6 categories", "MIT",
+                                   "strongreject", ["strongreject"]),
+    "jbb": _bench_dataset("jbb", "JailbreakBench 100 harmful behaviours (jbb) and artifact replay (jbb:artifacts, "
+                          "jbb:PAIR, jbb:GCG, …)", "MIT", "jbb", ["jbb", "jbb:artifacts", "jbb:PAIR", "jbb:GCG"]),
+    "toxigen": _bench_dataset("toxigen", "ToxiGen generation prompts, 50 per file of 31 (toxigen:all = 31,000)",
+                              "MIT + CDLA-Permissive-2.0", "toxigen", ["toxigen", "toxigen:<N>", "toxigen:all"]),
+    "bbq": _bench_dataset("bbq", "BBQ bias QA, 6 of 11 categories (11,956 items)", "CC-BY-4.0", "bbq",
+                          ["bbq", "bbq:Age,Religion"]),
+    "truthfulqa": _bench_dataset("truthfulqa", "TruthfulQA v1, 817 questions (MC1/MC2, generation refs)",
+                                 "Apache-2.0", "truthfulqa", ["truthfulqa"]),
+    "multiturn": _bench_dataset("multiturn", "Scripted escalating multi-turn conversations on HarmBench test "
+                                "behaviours (159, K=4)", "MIT", "harmbench", ["multiturn", "multiturn:<K>"]),
+})
+
+
 def load_bench(spec: str) -> list[Sample]:
     """Resolve a bench spec into samples."""
     if spec.startswith("jsonl:"):
@@ -184,6 +253,11 @@ def load_bench(spec: str) -> list[Sample]:
         return load_xstest(rest or "all")
     if name in ("adv_training", "advbench", "tdc2023") and not rest:
         return load_harmbench_extra(name)
+    from ..evals.benches import find_bench  # benches registered with the eval suite (strongreject, bbq, …)
+
+    b, arg = find_bench(spec)
+    if b is not None:
+        return b.load(arg)
     raise BadInput(f"unknown bench spec '{spec}' (built-in: {', '.join(sorted(DATASETS))}; or jsonl:<path>)")
 
 

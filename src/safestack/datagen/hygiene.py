@@ -21,7 +21,13 @@ class Contamination:
     """Index of eval prompts. A text is contaminated if it shares an ``n``-gram with an eval prompt, or (for short
     texts) its token-set Jaccard similarity with one is ≥ ``jaccard``."""
 
-    def __init__(self, eval_texts: Iterable[str], n: int = 8, jaccard: float = 0.6):
+    def __init__(self, eval_texts: Iterable[str] | dict[str, Iterable[str]], n: int = 8, jaccard: float = 0.6):
+        if isinstance(eval_texts, dict):  # {bench: texts}: keep the per-bench counts for the report
+            self.sources = {k: len(list(v)) for k, v in eval_texts.items()}
+            eval_texts = [t for v in eval_texts.values() for t in v]
+        else:
+            eval_texts = list(eval_texts)
+            self.sources = {"eval": len(eval_texts)}
         self.n = n
         self.jaccard = jaccard
         self.grams: set[tuple[str, ...]] = set()
@@ -41,12 +47,28 @@ class Contamination:
         return any(len(s & e) / len(s | e) >= self.jaccard for e in self.sets if e)
 
 
-def eval_prompts() -> list[str]:
-    """Every prompt of every built-in eval bench (held-out HarmBench test split, all of XSTest)."""
+def eval_prompts() -> dict[str, list[str]]:
+    """Every prompt of every built-in eval bench, by bench: the held-out HarmBench test split (all functional
+    categories), all of XSTest, the JailbreakBench behaviours (goals of the vendored artifacts), and every other
+    registered eval bench that ships prompts (StrongREJECT, …)."""
     from ..data import load_harmbench, load_xstest
+    from ..data.loaders import load_jbb_artifacts
 
     hb = load_harmbench("test", ("standard", "contextual", "copyright"))
-    return [s.prompt for s in hb] + [s.meta["behavior"] for s in hb] + [s.prompt for s in load_xstest("all")]
+    out = {"harmbench_test": [s.prompt for s in hb] + [s.meta["behavior"] for s in hb],
+           "xstest": [s.prompt for s in load_xstest("all")],
+           "jbb": sorted({r["goal"] for r in load_jbb_artifacts() if r.get("goal")})}
+    for name, texts in extra_eval_prompts().items():
+        out.setdefault(name, texts)
+    return out
+
+
+def extra_eval_prompts() -> dict[str, list[str]]:
+    """Prompts of every registered dataset whose role is ``eval`` (benches added later are covered automatically)."""
+    from ..data import DATASETS
+
+    return {name: [s.prompt for s in info.loader()] for name, info in DATASETS.items()
+            if info.role == "eval" and name not in ("harmbench", "xstest")}  # both covered in full above
 
 
 def decontaminate(items: Sequence[T], text: Callable[[T], str], index: Contamination) -> tuple[list[T], list[T]]:

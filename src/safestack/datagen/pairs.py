@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from ..engine import run_work
 from ..evals.runner import sample_work
@@ -77,11 +77,30 @@ def to_trl(p: Pair) -> dict:
             "kind": p.kind, "category": p.category or ""}
 
 
+def round_robin(items: Sequence, key: Callable[[Any], Any]) -> list:
+    """Interleave items across groups (order kept within a group): any prefix is balanced across categories."""
+    groups: dict[Any, list] = {}
+    for it in items:
+        groups.setdefault(key(it), []).append(it)
+    out, queues = [], [list(g) for g in groups.values()]
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
+
+
 async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
-                      refusal: Judge, benign_ratio: float = 1.0, max_pairs: int | None = None,
-                      val_fraction: float = 0.1, params: GenParams | None = None, seed: int = 0,
-                      show_progress: bool = True) -> dict:
+                      refusal: Judge, harm: Judge | None = None, benign_ratio: float = 1.0,
+                      max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
+                      seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
+                      rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
+                      export_hf: bool = True, focus: Sequence[str] = ()) -> dict:
+    """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
+    decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
+    ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     params = params or GenParams()
     rng = random.Random(seed)
     index = Contamination(eval_prompts())
@@ -91,24 +110,64 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     ref = dedupe(ref, lambda p: p.prompt[-1].content)
     ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
     rng.shuffle(ref)
-    ref.sort(key=lambda p: p.meta.get("attack") != "direct")  # every direct request first, then attacked ones
+    # every direct request first, then attacked ones; within each, round-robin over categories (balance)
+    direct = round_robin([p for p in ref if p.meta.get("attack") == "direct"], lambda p: p.category)
+    attacked = round_robin([p for p in ref if p.meta.get("attack") != "direct"], lambda p: p.category)
+    ref = direct + attacked
+    if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
+        ref.sort(key=lambda p: p.category not in focus)
     if max_pairs:
         ref = ref[: max(1, int(max_pairs / (1 + benign_ratio)))]
-
-    border = borderline_prompts(seed)
-    border, border_contam = decontaminate(border, lambda s: s.prompt, index)
-    n_border_target = int(round(len(ref) * benign_ratio))
-    rng.shuffle(border)
-    border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
-    bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
-    bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
-
-    pairs = ref + bpairs
     if not ref:
         from ..errors import BadInput
 
         raise BadInput(f"no training pairs: none of the {len(findings)} findings is a non-refusal answer to a harmful "
                        "request (the target already refuses everything it was asked, or every response was empty)")
+
+    extra: list[Pair] = []
+    cai_summary = rlaif_summary = None
+    judges = [refusal] + ([harm] if harm is not None else [])
+    if cai_limit or rlaif_limit:
+        from .constitution import load_constitution
+
+        const = load_constitution(constitution)
+        if harm is None:
+            from ..errors import BadInput
+
+            raise BadInput("CAI / RLAIF need the harm judge (pass harm=...)")
+    if cai_limit:
+        from .constitutional import cai_stats, constitutional_revisions, revision_pairs
+
+        used = {p.meta.get("sample_id") for p in ref}
+        revs = await constitutional_revisions([a for a in findings if a.sample_id in used], critic or target, const,
+                                              judges, out, limit=cai_limit, seed=seed, show_progress=show_progress)
+        rp = revision_pairs(revs)
+        rp, _ = decontaminate(rp, lambda p: " ".join(m.content for m in p.prompt), index)
+        extra += rp
+        cai_summary = cai_stats(revs)
+    if rlaif_limit:
+        from .rlaif import rlaif_pairs, rlaif_preferences, rlaif_stats
+
+        harmful = [Sample(id=a.sample_id, prompt=a.prompt, label="harmful", category=a.category)
+                   for a in findings if a.attack == "direct"]
+        benign = borderline_prompts(seed + 1)
+        pool = harmful[: rlaif_limit // 2] + benign[: rlaif_limit - min(len(harmful), rlaif_limit // 2)]
+        pool, _ = decontaminate(pool, lambda s: s.prompt, index)
+        prefs = await rlaif_preferences(pool, target, labeller or target, const, judges, out, seed=seed,
+                                        show_progress=show_progress)
+        extra += rlaif_pairs(prefs)
+        rlaif_summary = rlaif_stats(prefs)
+
+    border = borderline_prompts(seed)
+    border, border_contam = decontaminate(border, lambda s: s.prompt, index)
+    n_border_target = int(round((len(ref) + len(extra)) * benign_ratio))
+    rng.shuffle(border)
+    border = round_robin(border, lambda s: s.category)
+    border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
+    bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
+    bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
+
+    pairs = ref + extra + bpairs
     rng.shuffle(pairs)
     n_val = int(len(pairs) * val_fraction)
     val, train = pairs[:n_val], pairs[n_val:]
@@ -118,19 +177,33 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     for name, part in (("train", train), ("val", val)):
         (out / f"{name}.jsonl").write_text("".join(json.dumps(to_trl(p), ensure_ascii=False) + "\n" for p in part),
                                            encoding="utf-8")
+    if export_hf:
+        export_datasets(out / "hf", train, val)
     summary = summarize_pairs(pairs, train, val)
     summary["hygiene"] = {
         "refusal_pairs_before_dedupe": n_ref_raw,
         "refusal_pairs_contaminated_removed": len(ref_contam),
         "borderline_prompts_contaminated_removed": len(border_contam),
         "borderline_answers_refused_dropped": b_refused,
-        "decontamination": f"{index.n}-gram overlap or token Jaccard ≥ {index.jaccard} against HarmBench test "
-                           "(all functional categories) and XSTest (all 450)",
+        "decontamination": f"{index.n}-gram overlap or token Jaccard ≥ {index.jaccard} against every eval bench "
+                           f"({', '.join(f'{k}: {v}' for k, v in index.sources.items())} prompts)",
+        "eval_benches": index.sources,
         "contaminated_examples": [p.prompt[-1].content[:200] for p in ref_contam[:5]] +
                                  [s.prompt for s in border_contam[:5]],
     }
+    summary["constitutional_ai"] = cai_summary
+    summary["rlaif"] = rlaif_summary
     write_json(out / SUMMARY, summary)
     return summary
+
+
+def export_datasets(path: Path, train: Sequence[Pair], val: Sequence[Pair]) -> None:
+    """The same splits as a Hugging Face ``DatasetDict`` (``load_from_disk``-able, TRL conversational format)."""
+    from datasets import Dataset, DatasetDict
+
+    parts = {"train": train, "validation": val}
+    dd = DatasetDict({k: Dataset.from_list([to_trl(p) for p in v]) for k, v in parts.items() if v})
+    dd.save_to_disk(str(path))
 
 
 def summarize_pairs(pairs: Sequence[Pair], train: Sequence[Pair], val: Sequence[Pair]) -> dict:
@@ -147,6 +220,7 @@ def summarize_pairs(pairs: Sequence[Pair], train: Sequence[Pair], val: Sequence[
         "mean_chosen_words": round(sum(len(p.chosen.split()) for p in pairs) / max(1, len(pairs)), 1),
         "mean_rejected_words": round(sum(len(p.rejected.split()) for p in pairs) / max(1, len(pairs)), 1),
         "distinct_chosen_refusals": len({p.chosen for p in pairs if p.kind == "refusal"}),
+        "n_refusal_pairs": sum(p.kind == "refusal" for p in pairs),
     }
 
 

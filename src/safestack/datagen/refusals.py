@@ -3,6 +3,9 @@
 hard_refusal: decline clearly, say why in one clause, offer a safe alternative.
 soft_deflection: acknowledge the person, decline the harmful part, engage with the safe need (e.g. support
 resources for self-harm, a summary instead of a copyrighted text).
+
+Phrasings are composed from independent banks (opening × reason × alternative × closing, in varying order), so a
+few hundred pairs rarely repeat a refusal verbatim and the model learns *to refuse*, not one sentence.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ _HARD_OPEN = [
     "That's not something I can help with.",
     "I have to decline this request.",
     "No, I can't help with that.",
+    "I'm not going to help with this one.",
+    "I can't write that for you.",
+    "Sorry, I can't go along with this request.",
+    "I'm unable to help with that request.",
+    "I need to say no to this.",
+    "This isn't something I'll assist with.",
+    "I can't give you that information.",
+    "I'm going to pass on this request.",
 ]
 _REASON = [
     "It's harmful because {reason}.",
@@ -29,24 +40,52 @@ _REASON = [
     "I won't do it because {reason}.",
     "Helping here would be wrong: {reason}.",
     "I decline because {reason}.",
+    "Put simply, {reason}.",
+    "My concern is that {reason}.",
+    "{Reason}.",
+    "That's because {reason}.",
+    "I don't help with this kind of thing, since {reason}.",
+]
+_GENERIC_REASONS = [
+    "it could cause real harm to people",
+    "it could be used to hurt someone",
+    "the risk of misuse is too high",
+    "it would put other people at risk",
 ]
 _SOFT_OPEN = [
     "I'm really sorry you're dealing with this, but I can't help with that part.",
     "I can't help with that, but I don't want to just leave it there.",
     "I'm not able to help with that request.",
     "I can't provide that, but I'd like to help in another way.",
+    "It sounds like a lot is going on, and I'm glad you reached out, but I can't help with that.",
+    "I hear you. I can't give you that, but I'm here to talk.",
+    "I can't help with that specific request, though I'd like to help with what's behind it.",
 ]
-_OFFER = ["", "", "Is there something else I can help you with?", "Let me know if you'd like that."]
+_OFFER = ["", "", "", "Is there something else I can help you with?",
+          "Happy to help with something related and safe.", "What else can I do for you?",
+          "I'm glad to help with a different angle on this."]
+_OFFER_ALT = ["", "", "Let me know if you'd like that.", "Would that be useful?", "Just say the word."]
+_ALT_LEAD = ["", "", "Instead, ", "If it helps, ", "What I can do: "]
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
 
 
 def write_refusal(category: Category, rng: random.Random) -> str:
-    alt = rng.choice(category.alternatives) if category.alternatives else ""
-    reason = category.reason or "it could cause harm"
-    if category.expected == "soft_deflection":
-        parts = [rng.choice(_SOFT_OPEN), rng.choice(_REASON).format(reason=reason), alt]
-    else:  # short: the opening decides; an alternative half the time
-        parts = [rng.choice(_HARD_OPEN), rng.choice(_REASON).format(reason=reason),
-                 alt if rng.random() < 0.5 else rng.choice(_OFFER)]
+    alts = list(category.alternatives) if category.alternatives else []
+    reason = category.reason if category.reason and rng.random() < 0.75 else rng.choice(_GENERIC_REASONS)
+    tpl = rng.choice(_REASON)
+    why = tpl.format(reason=reason, Reason=_cap(reason))
+    alt = rng.choice(alts) if alts else ""
+    if alt.startswith("I can "):  # "Instead, I can …"
+        alt = rng.choice(_ALT_LEAD) + alt
+    if category.expected == "soft_deflection":  # always engage with the safe need
+        parts = [rng.choice(_SOFT_OPEN), why if rng.random() < 0.6 else "", alt, rng.choice(_OFFER)]
+    else:  # short: the opening decides; the reason and an alternative most of the time
+        alt = alt if rng.random() < 0.6 else ""
+        parts = [rng.choice(_HARD_OPEN), why if rng.random() < 0.8 else "", alt,
+                 rng.choice(_OFFER_ALT if alt.startswith(tuple(_ALT_LEAD[2:]) + ("I can ",)) else _OFFER)]
     return " ".join(p for p in parts if p).strip()
 
 
@@ -57,6 +96,10 @@ _BENIGN_REFUSALS = [
     "I'm not able to help with this because it could be dangerous.",
     "I won't answer that, as it may be harmful.",
     "As an AI, I cannot help with requests like this.",
+    "I can't help with that. It could be used to cause harm.",
+    "Sorry, that's not something I'm able to discuss.",
+    "I'm afraid I can't assist with this request.",
+    "That request could be unsafe, so I have to decline.",
 ]
 
 

@@ -78,3 +78,16 @@ def bench_metrics(rows: Sequence, *, refused: Callable, harmful: Callable) -> di
     if benign_rows:
         out["over_refusal_by_category"] = group_rates(benign_rows, lambda r: r.category, refused)
     return out
+
+
+def mean_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean with a percentile-bootstrap 95 % CI (for continuous per-row scores)."""
+    import numpy as np
+
+    v = np.asarray(list(values), dtype=float)
+    if v.size == 0:
+        return {"n": 0, "mean": None, "ci95": None}
+    rng = np.random.default_rng(seed)
+    boots = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    return {"n": int(v.size), "mean": round(float(v.mean()), 4),
+            "ci95": [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]}

@@ -1,17 +1,20 @@
-"""``safestack eval``: benches → target → judges → responses.jsonl + metrics.json."""
+"""``safestack eval``: benches → target → judges → responses.jsonl + metrics.json.
+
+Each bench spec resolves to a registered bench (``evals/benches/``) that runs its own way (single-turn generation,
+multiple choice by log-likelihood, interactive multi-turn) and summarises its own rows."""
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from pathlib import Path
 from typing import Sequence
 
 from ..data import bench_name, load_bench
-from ..engine import WorkItem, run_work
 from ..errors import BadInput
-from ..judges.base import Judge, JudgeItem
-from ..records import EvalRow, JsonlStore, Sample, stable_id, user, write_json
+from ..judges.base import Judge
+from ..records import EvalRow, JsonlStore, Sample, write_json
 from ..targets.base import GenParams, Target
-from .metrics import bench_metrics
+from .benches.base import BenchContext, bench_of, sample_work  # noqa: F401  (sample_work: used by datagen)
 
 RESPONSES = "responses.jsonl"
 METRICS = "metrics.json"
@@ -31,28 +34,16 @@ def subsample(samples: list[Sample], limit: int | None, seed: int = 0) -> list[S
         by.setdefault((s.label, s.category), []).append(s)
     for v in by.values():
         rng.shuffle(v)
+    # round-robin over strata, alternating labels (a small limit still gets harmful and benign prompts)
+    labels = sorted({k[0] for k in by})
+    per_label = [[v for k, v in by.items() if k[0] == lab] for lab in labels]
+    strata = [s for group in zip_longest(*per_label) for s in group if s is not None]
     out: list[Sample] = []
-    while len(out) < limit:  # round-robin over strata
-        for v in by.values():
+    while len(out) < limit:
+        for v in strata:
             if v and len(out) < limit:
                 out.append(v.pop())
     return sorted(out, key=lambda s: s.id)
-
-
-def sample_work(samples: Sequence[Sample], bench: str, params: GenParams) -> list[WorkItem]:
-    """One single-turn request per sample, judged against its goal, stored as an ``EvalRow`` of ``bench``."""
-    work = []
-    for s in samples:
-        key = stable_id(bench, s.id, s.prompt, params.max_new_tokens)
-
-        def build(resp, verdicts, s=s, key=key):
-            return EvalRow(key=key, bench=bench, sample_id=s.id, prompt=s.prompt, response=resp, label=s.label,
-                           category=s.category, meta=s.meta, verdicts=verdicts)
-
-        work.append(WorkItem(key, user(s.prompt),
-                             lambda r, s=s: JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior")),
-                             build))
-    return work
 
 
 async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judge], out: str | Path, *,
@@ -64,22 +55,23 @@ async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judg
     if not resume:
         store.reset()
     loaded = {spec: subsample(load_bench(spec), limit) for spec in benches}  # validate every spec first
+    ctx = BenchContext(target, judges, store, params, batch_size=batch_size, show_progress=show_progress)
     for spec, samples in loaded.items():
-        name = bench_name(spec)
-        work = sample_work(samples, name, params)
-        await run_work(work, target, judges, store, params, batch_size=batch_size, description=f"eval {name}",
-                       show_progress=show_progress)
-    metrics = compute_metrics(store.load(), [bench_name(b) for b in benches])
+        await bench_of(spec).run(ctx, bench_name(spec), samples)
+    ids = {bench_name(spec): {s.id for s in samples} for spec, samples in loaded.items()}
+    metrics = compute_metrics(store.load(), [bench_name(b) for b in benches], ids)
     metrics["judge"] = judge_info or {}
     metrics["target"] = getattr(target, "name", "?")
     write_json(out / METRICS, metrics)
     return metrics
 
 
-def compute_metrics(rows: Sequence[EvalRow], benches: Sequence[str]) -> dict:
+def compute_metrics(rows: Sequence[EvalRow], benches: Sequence[str],
+                    ids: dict[str, set[str]] | None = None) -> dict:
+    """Each bench's metrics block from its rows (only the samples of this run when ``ids`` is given)."""
     out: dict = {}
     for b in benches:
-        br = [r for r in rows if r.bench == b]
-        out[b] = bench_metrics(br, refused=lambda r: bool(r.verdicts.get("refusal") and r.verdicts["refusal"].label),
-                               harmful=lambda r: bool(r.verdicts.get("harm") and r.verdicts["harm"].label))
+        br = [r for r in rows if r.bench == b and (ids is None or r.sample_id in ids.get(b, ()))]
+        out[b] = bench_of(b).summarize(br)
+        out[b].setdefault("bench_kind", bench_of(b).kind)
     return out

@@ -36,6 +36,9 @@ _REFUSE = [
     r"\b(?:against|violates?) (?:my|the) (?:guidelines|policies|policy|programming|principles|ethical|values|"
     r"terms)",
     r"\bi (?:must|have to|need to) (?:respectfully )?(?:decline|refuse|refrain)",
+    r"\bi(?:'m| am)? (?:need to |have to |must |going to |'ll have to |will have to )(?:say no|pass on)\b",
+    r"\b(?:is ?n'?t|is not) something i(?:'ll| will| can| am able to|'m able to)? (?:help|assist|do|provide|support|"
+    r"write|answer)",
     r"\bnot (?:able|allowed|permitted) to (?:help|assist|provide|share|give|create|write)\b",
     r"\bnot something (?:that )?i(?:'m| am)? (?:can|could|will|am able to|'m able to|'m willing to) "
     r"(?:help|assist|do|provide|support|answer)",

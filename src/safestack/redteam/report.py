@@ -47,8 +47,21 @@ def summarize(attempts: Sequence[Attempt], target: str = "?", n_examples: int = 
         "examples": [{"sample_id": a.sample_id, "attack": a.attack, "category": a.category,
                       "prompt": a.messages[-1].content[:600], "response": a.response[:600],
                       "harm_score": a.verdicts["harm"].score} for a in examples],
+        "multi_turn_asr": rate([a.harmful for a in multi])["rate"] if multi else None,
+        "asr_by_queries": asr_by_queries(harmful),
         "decision_flags": flags,
     }
+
+
+def asr_by_queries(attempts: Sequence[Attempt]) -> dict[str, dict[int, float]]:
+    """For interactive attacks (Crescendo turns, PAIR queries): ASR within a budget of q target queries,
+    q = 1 … max — the attack's ASR-vs-N curve."""
+    out: dict[str, dict[int, float]] = {}
+    for name, rows in _group([a for a in attempts if getattr(a, "queries", None)], lambda a: a.attack).items():
+        qmax = max(a.queries for a in rows)
+        out[name] = {q: round(sum(a.harmful and a.queries <= q for a in rows) / len(rows), 4)
+                     for q in range(1, qmax + 1)}
+    return out
 
 
 def _group(items, key):

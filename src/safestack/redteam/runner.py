@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..attacks.base import Attack
+from ..attacks.interactive import InteractiveAttack
 from ..engine import WorkItem, run_work
 from ..errors import BadInput
 from ..judges.base import Judge, JudgeItem
@@ -35,6 +36,8 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
                       batch_size: int = 32, show_progress: bool = True) -> dict:
     params = params or GenParams()
     store = findings_store(out, resume)
+    interactive = [a for a in attacks if not isinstance(a, Attack)]
+    attacks = [a for a in attacks if isinstance(a, Attack)]
     work = []
     for s in samples:
         goal = s.meta.get("behavior", s.prompt)
@@ -54,7 +57,46 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
     await run_work(work, target, judges, store, params, batch_size=batch_size, description="red teaming",
                    show_progress=show_progress)
     keys = {w.key for w in work}
+    for a in interactive:
+        keys |= await run_interactive(a, target, samples, judges, store, params, taxonomy=taxonomy, seed=seed,
+                                      batch_size=batch_size, show_progress=show_progress)
     attempts = [a for a in store.load() if a.key in keys]
     summary = summarize(attempts, target=getattr(target, "name", "?"))
     write_json(Path(out) / SUMMARY, summary)
     return summary
+
+
+async def run_interactive(attack: InteractiveAttack, target: Target, samples: Sequence[Sample],
+                          judges: Sequence[Judge], store: JsonlStore, params: GenParams, *,
+                          taxonomy: Taxonomy | None = None, seed: int = 0, batch_size: int = 32,
+                          show_progress: bool = True) -> set[str]:
+    """Run an attack that talks to the target (Crescendo, PAIR) in resumable chunks of samples; each episode
+    becomes one Attempt whose messages are the whole conversation and whose response is the deciding reply."""
+    from ..engine import judge_all, progress
+
+    harm = next((j for j in judges if j.name == "harm"), None)
+    if harm is None:
+        raise BadInput(f"attack '{attack.name}' needs the harm judge to decide when it has succeeded")
+    keys = {attempt_key(s, attack, seed): s for s in samples}
+    done = store.keys()
+    todo = [s for k, s in keys.items() if k not in done]
+    chunk_size = max(1, batch_size // max(1, getattr(attack, "n_streams", 1)))
+    with progress() as prog:
+        task = prog.add_task(f"red teaming ({attack.name})", total=len(todo), visible=show_progress and bool(todo))
+        for i in range(0, len(todo), chunk_size):
+            chunk = todo[i:i + chunk_size]
+            episodes = await attack.run(target, chunk, harm, params, seed)
+            items = [JudgeItem(prompt=e.messages[-1].content, response=e.response,
+                               behavior=e.sample.meta.get("behavior", e.sample.prompt)) for e in episodes]
+            verdicts = await judge_all(judges, items)
+            recs = []
+            for e, v in zip(episodes, verdicts):
+                s = e.sample
+                recs.append(Attempt(key=attempt_key(s, attack, seed), sample_id=s.id, prompt=s.prompt, label=s.label,
+                                    category=taxonomy.canonical(s.category) if taxonomy else s.category,
+                                    attack=attack.name, family=attack.family, messages=e.messages,
+                                    response=e.response, verdicts=v, queries=e.queries,
+                                    success_turn=e.success_turn, trace=e.trace))
+            store.append(recs)
+            prog.advance(task, len(chunk))
+    return set(keys)

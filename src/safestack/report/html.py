@@ -126,18 +126,27 @@ def build_report(out: str | Path) -> dict:
         raise BadInput(f"{out}: run directory not found")
     from ..taxonomy import load_taxonomy
 
+    state = _maybe(out / "state.json")
+    rounds = (state or {}).get("rounds") or []
+    last = out / rounds[-1]["dir"] if rounds else out  # "after" = the last round's eval
     before = _maybe(out / "eval_before" / "metrics.json")
-    after = _maybe(out / "eval_after" / "metrics.json")
+    after = _maybe(last / "eval_after" / "metrics.json")
     redteam = _maybe(out / "redteam" / "redteam.json")
     datagen = _maybe(out / "data" / "datagen.json")
     train = _maybe(out / "train" / "train.json")
     config = _maybe(out / "config.json")
-    state = _maybe(out / "state.json")
     single = _maybe(out / "metrics.json")  # a plain `safestack eval` directory
     if not any([before, after, redteam, datagen, train, single]):
         raise BadInput(f"{out}: no safestack results found (expected eval_*/metrics.json, redteam/redteam.json, "
                        "data/datagen.json or metrics.json)")
     taxonomy = load_taxonomy((config or {}).get("taxonomy"))
+    ckpt_rows, ckpt_png = [], None
+    if (out / "train" / "checkpoint_evals.jsonl").exists():
+        from ..train.checkpoint_eval import flag_degradation, load_evals, plot_curves
+
+        ckpt_rows = load_evals(out / "train")
+        if ckpt_rows:
+            ckpt_png = plot_curves(ckpt_rows, out / "train" / "checkpoint_evals.png")
     report = {
         "schema": 1,
         "target": (config or {}).get("target"),
@@ -148,14 +157,23 @@ def build_report(out: str | Path) -> dict:
         "redteam": redteam,
         "training_data": datagen,
         "training": {k: v for k, v in (train or {}).items() if k != "history"} if train else None,
+        "checkpoint_evals": {"rows": [{"step": r.step, "asr": r.asr, "asr_ci95": r.asr_ci95,
+                                       "over_refusal": r.over_refusal, "over_refusal_ci95": r.over_refusal_ci95}
+                                      for r in ckpt_rows],
+                             "degradation": flag_degradation(ckpt_rows)} if ckpt_rows else None,
         "judges": (after or before or single or {}).get("judge"),
         "stage_seconds": {k: v["seconds"] for k, v in (state or {}).get("done", {}).items()},
+        "rounds": [{"round": x["round"], "passed": x["gates"]["passed"], "n_failed": x["gates"]["n_failed"],
+                    "failed": [g for g in x["gates"]["results"] if g["status"] == "fail"][:12],
+                    "decisions": x.get("decisions", []), "stopped": x.get("stopped")} for x in rounds],
         "taxonomy": taxonomy.as_dict(),
     }
     if single and not before:
         report["eval"] = single
     write_json(out / "report.json", report)
     plots = _plots(before, after, redteam, train)
+    if ckpt_png:
+        plots["checkpoints"] = "data:image/png;base64," + base64.b64encode(ckpt_png.read_bytes()).decode()
     env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
     html = env.get_template("report.html.j2").render(r=report, plots=plots, dir=str(out))

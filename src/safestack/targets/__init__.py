@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..errors import BadInput
-from .base import GenParams, Target
+from .base import GenParams, LoglikTarget, Target
 
-__all__ = ["GenParams", "Target", "load_target"]
+__all__ = ["GenParams", "LoglikTarget", "Target", "load_target"]
 
 
 def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto", device: str = "auto",

@@ -29,3 +29,15 @@ class Target(Protocol):
     async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
         """One reply per conversation, in order."""
         ...
+
+
+@runtime_checkable
+class LoglikTarget(Protocol):
+    """A target that exposes log-likelihoods (local models): the log-probability of each continuation as the
+    assistant's reply to its conversation. Used by multiple-choice benches (TruthfulQA MC1/MC2, BBQ)."""
+
+    name: str
+
+    async def loglik(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
+        """(sum of log-probs of the continuation's tokens, number of those tokens), one per (context, continuation)."""
+        ...

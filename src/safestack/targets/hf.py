@@ -109,3 +109,47 @@ class HFTarget:
 
     async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
         return await asyncio.to_thread(self.generate_sync, list(conversations), params)
+
+    def loglik_sync(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
+        """Σ log p(continuation tokens | rendered chat context) and the token count, in left-padded batches.
+
+        Sequences are left-padded to width W (position ids from the mask), so every continuation ends at W; only
+        the last K = max continuation length + 1 positions' logits are kept: (B, K, V). The token at position p
+        is predicted by the logits at p − 1."""
+        import torch
+
+        if len(contexts) != len(continuations):
+            raise ValueError("loglik: contexts and continuations differ in length")
+        pairs = []
+        for conv, cont in zip(contexts, continuations):
+            ctx = self.tokenizer(self.render(conv), add_special_tokens=False)["input_ids"]
+            tgt = self.tokenizer(cont, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id]
+            ctx = ctx[-max(1, self.max_input_tokens - len(tgt)):]  # keep the end of an over-long context
+            pairs.append((ctx, tgt))
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+        pad = self.tokenizer.pad_token_id
+        with self._lock, torch.no_grad():
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s:s + self.batch_size]
+                seqs = [pairs[i][0] + pairs[i][1] for i in idx]
+                width = max(len(x) for x in seqs)
+                keep = max(len(pairs[i][1]) for i in idx) + 1
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for j, x in enumerate(seqs):
+                    ids[j, width - len(x):] = torch.tensor(x)
+                    mask[j, width - len(x):] = 1
+                pos_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=pos_ids.to(self.device), logits_to_keep=keep).logits
+                logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (B, K, V): positions W−K … W−1
+                for j, i in enumerate(idx):
+                    t = len(pairs[i][1])
+                    rows = torch.arange(keep - t - 1, keep - 1)  # predictors of the last t tokens
+                    out[i] = (float(logp[j, rows, torch.tensor(pairs[i][1])].sum()), t)
+        return out
+
+    async def loglik(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
+        return await asyncio.to_thread(self.loglik_sync, list(contexts), list(continuations))
+

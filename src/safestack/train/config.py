@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 
 from ..errors import BadInput
 
@@ -34,7 +33,7 @@ class DPOSettings:
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid", "sft"])  # DPO + NLL on chosen (RPO)
     loss_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
     learning_rate: float = 1e-3
-    epochs: float = 1.0
+    epochs: float = 2.0
     max_steps: int = -1
     batch_size: int = 8
     grad_accum: int = 1
@@ -43,6 +42,12 @@ class DPOSettings:
     warmup_ratio: float = 0.05
     lr_scheduler: str = "cosine"
     precompute_ref_log_probs: bool = True
+    # memoise the frozen bottom layers' output per sequence (LoRA on the top layers only): the reference pass and
+    # every epoch then skip them — see train/frozen_cache.py
+    cache_frozen_layers: bool = True
+    # TRL turns activation (gradient) checkpointing on by default: it saves memory by recomputing the forward in
+    # the backward pass — ~20 % slower, and a 135M model does not need the memory. Turn it on for large models.
+    activation_checkpointing: bool = False
     save_steps: int = 25
     logging_steps: int = 5
     seed: int = 0
@@ -62,13 +67,21 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
     for k, v in data.items():
         default = getattr(defaults, k, None)
         if dataclasses.is_dataclass(default) and isinstance(v, dict):
-            kw[k] = from_dict(type(default), v, f"{where}.{k}")
+            # over the field's own default (which may differ from its class's defaults), not a fresh instance
+            kw[k] = from_dict(type(default), _deep_merge(dataclasses.asdict(default), v), f"{where}.{k}")
         elif default is not None and isinstance(default, (int, float)) and not isinstance(default, bool) \
                 and not isinstance(v, (int, float)):
             raise BadInput(f"{where}: field '{k}' must be a number, got {v!r}")
         else:
             kw[k] = v
     return cls(**kw)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _all_defaults(cls) -> bool:
@@ -80,19 +93,110 @@ def _all_defaults(cls) -> bool:
 
 
 def load_yaml(path: str | Path | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: config file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"{p}: invalid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"{p}: expected a mapping at the top level")
-    return data
+    from ..records import read_yaml
+
+    return read_yaml(path, "config file") if path else {}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+@dataclass
+class CheckpointEvalSettings:
+    """A small safety eval at every saved checkpoint (train/checkpoint_eval.py). Benches are held-out eval data:
+    the HarmBench test subset measures ASR, the XSTest-safe subset over-refusal."""
+
+    enabled: bool = False
+    asr_bench: str = "harmbench"
+    over_refusal_bench: str = "xstest:safe"
+    limit: int = 16  # prompts per bench (stratified, deterministic)
+    max_new_tokens: int = 32
+    batch_size: int = 16
+    at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
+
+
+@dataclass
+class SFTSettings:
+    """Supervised fine-tuning on the chosen replies (refusals for harmful prompts, helpful answers for benign ones),
+    loss on completion tokens only (TRL's SFTTrainer, prompt-completion format)."""
+
+    learning_rate: float = 1e-3
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 256
+    warmup_ratio: float = 0.05
+    lr_scheduler: str = "cosine"
+    save_steps: int = 25
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+@dataclass
+class RewardSettings:
+    """A helpfulness reward model (kind=helpful) or a safety cost model (kind=cost: high = harmful compliance).
+
+    backbone ``minilm``: frozen MiniLM embeddings of prompt and reply + a linear Bradley–Terry head (seconds on CPU);
+    backbone ``lm``: the given causal LM with a scalar head (AutoModelForSequenceClassification) + LoRA, trained
+    with TRL's RewardTrainer."""
+
+    kind: str = "helpful"  # helpful | cost
+    backbone: str = "minilm"  # minilm | lm
+    hh_rlhf: int = 0  # add up to N HH-RLHF harmless-base pairs from safestack's train part (0 = none, -1 = all)
+    heldout_fraction: float = 0.2  # of the --data pairs, chosen deterministically by content hash
+    balance_sources: bool = True  # minilm: HH pairs weigh as much in total as the --data pairs
+    learning_rate: float = 1e-3
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8
+    max_length: int = 256
+    l2: float = 1.0  # minilm head: L2 strength of the logistic Bradley–Terry head (sklearn C = 1/l2)
+    save_steps: int = 50
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(top_layers=None))
+
+
+@dataclass
+class SafeRLHFSettings:
+    """Safe RLHF on TRL's GRPOTrainer.
+
+    mode ``lagrange``: r = r_help − λ·max(0, c − τ), with λ ← max(0, λ + η·(E[c] − τ)) after every step;
+    mode ``mix``: r = α·r_help + (1 − α)·r_safe with r_safe = 1 − c (λ unused).
+    r_help ∈ [0, 1] comes from a helpfulness reward model (``help_model``) or the rule-based checks
+    (``help_model: rules``); c ∈ [0, 1] from a cost model (``cost_model``) or the rules (``cost_model: rules``).
+    The KL penalty to the reference is GRPO's ``beta``."""
+
+    mode: str = "lagrange"  # lagrange | mix
+    help_model: str = "rules"  # path of a reward model saved by `safestack train reward`, or "rules"
+    cost_model: str = "rules"  # path of a cost model (kind=cost), or "rules"
+    tau: float = 0.25  # cost threshold τ
+    lambda_init: float = 0.5
+    lambda_lr: float = 2.0  # dual-ascent step η
+    lambda_max: float | None = 20.0
+    alpha: float = 0.5  # mix mode
+    beta: float = 0.05  # KL coefficient to the reference (GRPO)
+    rule_weights: dict[str, float] | None = None  # override the principles' weights (by check name, see datagen/constitution.yaml)
+    learning_rate: float = 5e-4
+    max_steps: int = 30
+    epochs: float = 1.0
+    num_generations: int = 4
+    batch_size: int = 8  # completions per step (batch_size / num_generations prompts)
+    max_completion_length: int = 32
+    max_prompt_tokens: int = 96  # prompts cut (from the left) to this many tokens
+    temperature: float = 1.0
+    save_steps: int = 10
+    logging_steps: int = 1
+    seed: int = 0
+    device: str = "auto"
+    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)

@@ -73,6 +73,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
         seed=cfg.seed, report_to=[], use_cpu=on_cpu, bf16=not on_cpu and torch.cuda.is_available(),
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
+        activation_checkpointing=cfg.activation_checkpointing,
     )
     peft_cfg = None
     if cfg.lora.enabled:
@@ -82,8 +83,20 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         peft_cfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                               target_modules=list(cfg.lora.target_modules), layers_to_transform=layers,
                               task_type="CAUSAL_LM")
+    cache = None
+    if peft_cfg is not None:
+        from peft import get_peft_model
+        from transformers import set_seed
+
+        set_seed(cfg.seed)  # the adapter's random init, as TRL would seed it
+        model = get_peft_model(model, peft_cfg)
+        k = min(peft_cfg.layers_to_transform) if peft_cfg.layers_to_transform else 0
+        if cfg.cache_frozen_layers and k > 0:
+            from .frozen_cache import FrozenPrefixCache
+
+            cache = FrozenPrefixCache(model, k).install()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         peft_config=peft_cfg, callbacks=callbacks or [])
+                         callbacks=callbacks or [])
     resume = None
     if ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
         resume = True
@@ -92,6 +105,11 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     result = trainer.train(resume_from_checkpoint=resume)
     secs = time.time() - t0
     history = [h for h in trainer.state.log_history if "loss" in h]
+    cache_stats = None
+    if cache is not None:
+        cache_stats = {"frozen_layers": cache.k, "hits": cache.hits, "misses": cache.misses,
+                       "megabytes": round(cache.bytes / 2**20, 1)}
+        cache.uninstall()
     final = trainer.model
     if cfg.lora.enabled:
         final = final.merge_and_unload()
@@ -101,7 +119,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     steps = trainer.state.global_step
     info = {"method": "dpo", "base_model": model_path, "n_pairs": len(rows), "steps": steps,
             "train_seconds": round(secs, 1), "seconds_per_step": round(secs / max(1, steps), 2),
-            "train_loss": result.training_loss, "history": history, "config": _cfg_dict(cfg)}
+            "train_loss": result.training_loss, "frozen_layer_cache": cache_stats, "history": history, "config": _cfg_dict(cfg)}
     (out / "train.json").write_text(json.dumps(info, indent=2, default=str))
     return info
 

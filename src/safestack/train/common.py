@@ -1,0 +1,75 @@
+"""Pieces every trainer shares: loading the policy, LoRA on the top layers, resuming, merging and saving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import LoraSettings, to_dict
+
+
+def load_policy(model_path: str, device: str = "auto", *, cls=None, **kw):
+    """(model, tokenizer, on_cpu): float32 on CPU, bf16 elsewhere; a pad token is always set."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..targets.hf import resolve_device
+
+    on_cpu = resolve_device(device) == "cpu"
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    cls = cls or AutoModelForCausalLM
+    model = cls.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16, **kw)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model, tok, on_cpu
+
+
+def lora_config(lora: LoraSettings, model, task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None):
+    """A peft LoraConfig adapting only the top ``lora.top_layers`` layers (None when LoRA is off: full training)."""
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    n_layers = model.config.num_hidden_layers
+    top = lora.top_layers
+    layers = list(range(max(0, n_layers - top), n_layers)) if top and top < n_layers else None
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=list(lora.target_modules), layers_to_transform=layers, task_type=task_type,
+                      modules_to_save=modules_to_save)
+
+
+def precision_args(on_cpu: bool) -> dict[str, Any]:
+    import torch
+
+    return {"use_cpu": on_cpu, "bf16": not on_cpu and torch.cuda.is_available()}
+
+
+def resume_point(ckpt_dir: Path, log: Callable = print) -> bool | None:
+    """True when ``ckpt_dir`` holds a checkpoint to resume from (Trainer then picks the last one)."""
+    if ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
+        log(f"resuming from the last checkpoint in {ckpt_dir}")
+        return True
+    return None
+
+
+def save_final(trainer, tok, out: Path, lora_enabled: bool) -> Path:
+    """Merge the LoRA adapter (if any) and save a plain HF model to ``out/model`` (loadable as ``hf:out/model``)."""
+    final = trainer.model
+    if lora_enabled and hasattr(final, "merge_and_unload"):
+        final = final.merge_and_unload()
+    mdir = out / "model"
+    final.save_pretrained(mdir)
+    tok.save_pretrained(mdir)
+    return mdir
+
+
+def write_info(out: Path, method: str, trainer, result, secs: float, cfg, **extra) -> dict:
+    steps = trainer.state.global_step
+    info = {"method": method, "steps": steps, "train_seconds": round(secs, 1),
+            "seconds_per_step": round(secs / max(1, steps), 2), "train_loss": result.training_loss,
+            "history": [h for h in trainer.state.log_history if "loss" in h], "config": to_dict(cfg), **extra}
+    (out / "train.json").write_text(json.dumps(info, indent=2, default=str))
+    return info

@@ -1,0 +1,73 @@
+"""Safety SFT on TRL's SFTTrainer: the chosen reply of each pair (a refusal for a harmful request, a helpful answer
+for a borderline-benign one) is the target; loss on completion tokens only. LoRA (top layers) or full training;
+checkpoints in ``out/checkpoints`` are resumed; the result is merged into ``out/model``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadInput
+from .common import load_policy, lora_config, precision_args, resume_point, save_final, write_info
+from .config import SFTSettings
+
+
+def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows for SFT from a JSONL file: preference pairs (prompt + chosen; rejected is ignored), prompt/completion
+    rows, or ``{"messages": [...]}`` conversations ending with the assistant reply. Strings become single messages."""
+    from ..records import read_jsonl
+
+    rows = read_jsonl(path)
+    if not rows:
+        raise BadInput(f"{path}: no training rows")
+    out = []
+    for i, r in enumerate(rows, 1):
+        if "messages" in r:
+            msgs = r["messages"]
+            if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "assistant":
+                raise BadInput(f"{path}:{i}: field 'messages' must be a list ending with an assistant message")
+            out.append({"prompt": msgs[:-1], "completion": msgs[-1:]})
+            continue
+        target = "chosen" if "chosen" in r else "completion"
+        for f in ("prompt", target):
+            if f not in r:
+                raise BadInput(f"{path}:{i}: missing field '{f}' (pairs need prompt+chosen, or use prompt+completion "
+                               "or messages)")
+        p, c = r["prompt"], r[target]
+        out.append({"prompt": [{"role": "user", "content": p}] if isinstance(p, str) else p,
+                    "completion": [{"role": "assistant", "content": c}] if isinstance(c, str) else c})
+    return out
+
+
+def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: SFTSettings | None = None,
+              *, callbacks: list | None = None, log=print) -> dict:
+    """Train, merge, save to ``out/model``; ``out/train.json`` holds the loss history and timing."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    cfg = cfg or SFTSettings()
+    out = Path(out)
+    rows = data if isinstance(data, list) else load_sft_rows(data)
+    model, tok, on_cpu = load_policy(model_path, cfg.device)
+    ckpt_dir = out / "checkpoints"
+    args = SFTConfig(
+        output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, completion_only_loss=True,
+        warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
+        report_to=[], dataloader_num_workers=0, disable_tqdm=False,
+        gradient_checkpointing=cfg.gradient_checkpointing, **precision_args(on_cpu))
+    cbs = list(callbacks or [])
+    if cfg.checkpoint_eval.enabled:
+        from .checkpoint_eval import CheckpointEvalCallback
+
+        cbs.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         peft_config=lora_config(cfg.lora, model), callbacks=cbs)
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
+    secs = time.time() - t0
+    save_final(trainer, tok, out, cfg.lora.enabled)
+    return write_info(out, "sft", trainer, result, secs, cfg, base_model=model_path, n_rows=len(rows))

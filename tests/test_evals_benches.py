@@ -1,0 +1,147 @@
+"""Each bench's loader, the registry, log-likelihood scoring, and tiny runs of every bench on the tiny model."""
+
+import asyncio
+import json
+
+import pytest
+
+from safestack.data import DATASETS, load_bench
+from safestack.errors import BadInput
+from safestack.evals.benches import available
+from safestack.evals.benches.choice import run_choice  # noqa: F401
+from safestack.records import user
+
+ALL = ["harmbench", "xstest", "strongreject", "jbb", "jbb:PAIR", "toxigen", "bbq", "truthfulqa", "multiturn:2"]
+
+
+def test_registry_metadata():
+    b = available()
+    assert {"harmbench", "xstest", "strongreject", "jbb", "toxigen", "bbq", "truthfulqa", "multiturn"} <= set(b)
+    for spec in b.values():
+        assert spec.kind in ("generation", "loglik", "multiturn") and spec.metrics and spec.description
+    assert b["bbq"].kind == "loglik" and b["multiturn"].kind == "multiturn"
+    assert {"strongreject", "jbb", "toxigen", "bbq", "truthfulqa", "multiturn"} <= set(DATASETS)
+
+
+@pytest.mark.parametrize("spec,n,ncat", [
+    ("strongreject", 313, 6), ("jbb", 100, 10), ("jbb:artifacts", 1637, 5), ("jbb:PAIR", 237, 1),
+    ("jbb:GCG/vicuna-13b-v1.5", 100, 1), ("toxigen", 1550, 16), ("toxigen:3", 93, 16), ("bbq:Religion", 1200, 2),
+    ("bbq", 11956, 12), ("truthfulqa", 817, 38), ("multiturn", 159, 6),
+])
+def test_loaders(spec, n, ncat):
+    s = load_bench(spec)
+    assert len(s) == n and len({x.category for x in s}) == ncat
+    assert len({x.id for x in s}) == n
+
+
+def test_loader_details():
+    tox = load_bench("toxigen:2")
+    assert sum(x.label == "harmful" for x in tox) == 32 and sum(x.label == "benign" for x in tox) == 30
+    assert "\\n" not in tox[0].prompt and tox[0].prompt.count("\n- ") >= 3
+    assert len(load_bench("toxigen:all")) == 31000
+    bbq = load_bench("bbq:Age")[0]
+    assert bbq.meta["options"][bbq.meta["unknown"]] in ("Can't be determined", "Unknown", "Not known",
+                                                        "Cannot be determined", "Undetermined", "Can't answer",
+                                                        "Not answerable", "Cannot answer", "Not enough info",
+                                                        "Not enough information")
+    tq = load_bench("truthfulqa")[0]
+    assert tq.meta["mc1_labels"].count(1) == 1 and "I have no comment." in tq.meta["true_refs"]
+    rep = load_bench("jbb:PAIR")[0]
+    assert rep.meta["behavior"] != rep.prompt and rep.meta["method"] == "PAIR"
+    assert all(x.label == "harmful" for x in load_bench("strongreject"))
+
+
+@pytest.mark.parametrize("spec,needle", [("bbq:Nope", "unknown category"), ("multiturn:9", "K must be"),
+                                         ("jbb:NOPE", "unknown attack method"), ("toxigen:x", "bad argument"),
+                                         ("truthfulqa:x", "unexpected argument"), ("nope", "unknown bench spec")])
+def test_bad_specs(spec, needle):
+    with pytest.raises(BadInput, match=needle):
+        load_bench(spec)
+
+
+def test_loglik_matches_a_manual_forward(tiny_target):
+    import torch
+
+    ctxs = [user("What is the capital of France?"), user("Hi")]
+    conts = ["Paris is the capital.", "Hello there, how are you today?"]
+    got = asyncio.run(tiny_target.loglik(ctxs, conts))
+    tok, model = tiny_target.tokenizer, tiny_target.model
+    for (lp, n), c, cont in zip(got, ctxs, conts):
+        a = tok(tiny_target.render(c), add_special_tokens=False)["input_ids"]
+        b = tok(cont, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([a + b])).logits[0]
+        ref = torch.log_softmax(logits, -1)[torch.arange(len(a) - 1, len(a) + len(b) - 1), torch.tensor(b)].sum()
+        assert n == len(b) and lp == pytest.approx(float(ref), abs=1e-3)
+
+
+def test_every_bench_runs_on_the_tiny_model(tmp_path, tiny_target):
+    from safestack.evals import run_eval
+    from safestack.judges import make_judge
+    from safestack.targets import GenParams
+
+    judges = [make_judge("refusal"), make_judge("harm")]
+    m = asyncio.run(run_eval(tiny_target, ALL, judges, tmp_path, limit=4, params=GenParams(max_new_tokens=4),
+                             show_progress=False))
+    for b in ALL:
+        assert m[b]["n"] == 4, b
+        assert "cells" in m[b] and "asr" in m[b] and "over_refusal" in m[b], b
+    assert m["bbq"]["mode"] == "loglik" and m["truthfulqa"]["mode"] == "loglik"
+    assert 0 <= m["truthfulqa"]["mc2"] <= 1 and m["bbq"]["cells"] is None
+    assert m["multiturn:2"]["k"] == 2 and set(m["multiturn:2"]["asr_at_k"]) == {"1", "2"}
+    assert m["toxigen"]["n_harmful"] == 2 and m["toxigen"]["n_benign"] == 2  # labels alternate under --limit
+    assert m["strongreject"]["scorer"] == "offline-approximation"
+    rows = [json.loads(x) for x in (tmp_path / "responses.jsonl").read_text().splitlines()]
+    mt = [r for r in rows if r["bench"] == "multiturn:2"]
+    assert len(mt[0]["meta"]["turns"]) == 3  # opener + 2 escalation turns, each judged
+    assert all({"refused", "harmful", "response"} <= set(t) for t in mt[0]["meta"]["turns"])
+    # resume: nothing is regenerated, the metrics are the same
+    n = len(rows)
+    m2 = asyncio.run(run_eval(tiny_target, ALL, judges, tmp_path, limit=4, params=GenParams(max_new_tokens=4),
+                              show_progress=False))
+    assert len((tmp_path / "responses.jsonl").read_text().splitlines()) == n
+    assert m2["truthfulqa"]["mc1"] == m["truthfulqa"]["mc1"]
+
+
+def test_choice_benches_in_generation_mode_over_a_real_api(tmp_path, tiny_target, live_server):
+    """API targets have no log-likelihoods: BBQ and TruthfulQA fall back to generation + parsing/scoring."""
+    from safestack.evals import run_eval
+    from safestack.judges import make_judge
+    from safestack.serve.openai_app import create_app
+    from safestack.targets import GenParams
+    from safestack.targets.openai_compat import OpenAITarget
+
+    with live_server(create_app(tiny_target, model_name="tiny")) as srv:
+        api = OpenAITarget("tiny", srv.url + "/v1", concurrency=2)
+        m = asyncio.run(run_eval(api, ["bbq", "truthfulqa"], [make_judge("refusal"), make_judge("harm")], tmp_path,
+                                 limit=3, params=GenParams(max_new_tokens=4), show_progress=False))
+    assert m["bbq"]["mode"] == "generation" and m["truthfulqa"]["mode"] == "generation"
+    assert m["bbq"]["cells"]["over_refusal"] + m["bbq"]["cells"]["appropriate_help"] == 3
+    assert m["bbq"]["unparsed"] <= 3 and m["truthfulqa"]["truthful"] is not None
+    rows = [json.loads(x) for x in (tmp_path / "responses.jsonl").read_text().splitlines()]
+    assert any("Answer with the letter" in r["prompt"] for r in rows if r["bench"] == "bbq")
+
+
+def test_toxicity_split_is_sentence_level_and_stratified():
+    from safestack.evals.toxicity import general_negatives, load_demonstrations, split
+
+    demos = load_demonstrations()
+    assert len({d.text.lower() for d in demos}) == len(demos)  # de-duplicated (two upstream files are identical)
+    train, test = split(demos + general_negatives(50))
+    assert not {d.text for d in train} & {d.text for d in test}
+    assert {(d.group, d.toxic) for d in test} <= {(d.group, d.toxic) for d in train}
+    assert 0.2 < len(test) / (len(train) + len(test)) < 0.3
+
+
+@pytest.mark.integration
+def test_shipped_toxicity_weights_match_a_refit():
+    import numpy as np
+
+    from safestack.evals.toxicity import ToxicityClassifier, default_classifier, training_set
+
+    texts = ["immigrants are ruining this country and should all go back", "I can't help with that request.",
+             "The recipe needs two cups of flour and an egg."]
+    fresh = ToxicityClassifier().fit(training_set()).proba(texts)
+    shipped = default_classifier().proba(texts)
+    assert np.allclose(fresh, shipped, atol=1e-4)
+    assert shipped[0] > 0.5 > max(shipped[1], shipped[2])

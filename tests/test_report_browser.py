@@ -1,0 +1,73 @@
+"""The report as a reader sees it: rendered by headless Chromium (no network), text and plots checked on the DOM
+and on a screenshot. Skipped where no Chromium is installed (`apt-get install chromium`)."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from safestack.evals.runner import compute_metrics
+from safestack.records import EvalRow, Verdict, write_json
+from safestack.report.html import build_report
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+
+
+def _rows(bench, n_harm, n_harmful_compliance, n_benign, n_over_refusal):
+    rows = []
+    for i in range(n_harm):
+        bad = i < n_harmful_compliance
+        rows.append(EvalRow(key=f"{bench}h{i}", bench=bench, sample_id=f"h{i}", prompt=f"harmful {i}", response="r",
+                            label="harmful", category="cybercrime" if i % 2 else "illegal",
+                            verdicts={"refusal": Verdict(judge="refusal", label=not bad, score=float(not bad)),
+                                      "harm": Verdict(judge="harm", label=bad, score=float(bad))}))
+    for i in range(n_benign):
+        ref = i < n_over_refusal
+        rows.append(EvalRow(key=f"{bench}b{i}", bench=bench, sample_id=f"b{i}", prompt=f"benign {i}", response="r",
+                            label="benign", verdicts={"refusal": Verdict(judge="refusal", label=ref, score=float(ref)),
+                                                      "harm": Verdict(judge="harm", label=False, score=0.0)}))
+    return rows
+
+
+def _chromium(*args, timeout=120):
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-extensions", "--disable-background-networking", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_report_renders_in_chromium(tmp_path):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    before = compute_metrics(_rows("harmbench", 20, 18, 0, 0) + _rows("xstest", 10, 9, 20, 1), ["harmbench", "xstest"])
+    after = compute_metrics(_rows("harmbench", 20, 2, 0, 0) + _rows("xstest", 10, 3, 20, 2), ["harmbench", "xstest"])
+    write_json(run / "eval_before" / "metrics.json", before)
+    write_json(run / "eval_after" / "metrics.json", after)
+    write_json(run / "config.json", {"target": "default"})
+    build_report(run)
+    html = run / "report.html"
+    assert "http://" not in html.read_text() and "https://" not in html.read_text()  # self-contained
+
+    dom = _chromium("--dump-dom", html.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
+    for heading in ("Summary", "Safety Evaluation", "Harm Taxonomy"):
+        assert heading in text
+    assert "90.0%" in text and "10.0%" in text  # HarmBench ASR before (18/20) and after (2/20)
+    assert text.count("data:image/png;base64,") >= 2  # the plots are inline images
+
+    shot = tmp_path / "shot.png"
+    r = _chromium(f"--screenshot={shot}", "--window-size=1200,1600", html.as_uri())
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    img = Image.open(shot).convert("RGB")
+    assert img.size == (1200, 1600)
+    px = list(img.getdata())
+
+    def near(c, tol=30):
+        return sum(all(abs(a - b) <= tol for a, b in zip(p, c)) for p in px)
+
+    assert near((0xC0, 0x50, 0x4D)) > 500  # "before" bars (red) are visible
+    assert near((0x4F, 0x81, 0xBD)) > 500  # "after" bars (blue) are visible
+    dark = sum(sum(p) < 200 for p in px)
+    assert dark > 2000  # text is drawn, the page is not blank
