@@ -136,7 +136,8 @@ def build_report(out: str | Path) -> dict:
     train = _maybe(out / "train" / "train.json")
     config = _maybe(out / "config.json")
     single = _maybe(out / "metrics.json")  # a plain `safestack eval` directory
-    if not any([before, after, redteam, datagen, train, single]):
+    probe = _maybe(out / "probe" / "probe.json") or _maybe(out / "probe.json")  # `safestack probe` results
+    if not any([before, after, redteam, datagen, train, single, probe]):
         raise BadInput(f"{out}: no safestack results found (expected eval_*/metrics.json, redteam/redteam.json, "
                        "data/datagen.json or metrics.json)")
     taxonomy = load_taxonomy((config or {}).get("taxonomy"))
@@ -170,12 +171,19 @@ def build_report(out: str | Path) -> dict:
     }
     if single and not before:
         report["eval"] = single
+    if probe:
+        report["probe"] = probe
     write_json(out / "report.json", report)
     plots = _plots(before, after, redteam, train)
     if ckpt_png:
         plots["checkpoints"] = "data:image/png;base64," + base64.b64encode(ckpt_png.read_bytes()).decode()
     env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
-    html = env.get_template("report.html.j2").render(r=report, plots=plots, dir=str(out))
+    probe_html = ""
+    if probe:
+        from ..probes.report import probe_section
+
+        probe_html = probe_section(probe)
+    html = env.get_template("report.html.j2").render(r=report, plots=plots, dir=str(out), probe_html=probe_html)
     (out / "report.html").write_text(html, encoding="utf-8")
     return report
