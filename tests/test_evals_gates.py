@@ -139,6 +139,10 @@ def test_cli_tradeoff_plot(tmp_path):
     assert r.returncode == 0, r.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     assert "ckpt-1: over-refusal 4.0%, ASR 40.0%" in r.stdout
+    r = sst("eval", "tradeoff", *dirs, "--out", out, "--labels", "base,dpo-1,dpo-2")
+    assert r.returncode == 0 and "dpo-2: over-refusal 12.0%, ASR 10.0%" in r.stdout
+    r = sst("eval", "tradeoff", *dirs, "--out", out, "--labels", "a,b")
+    assert r.returncode == 2 and "2 labels for 3 runs" in r.stderr
 
 
 def test_threshold_points_hand_computed():
@@ -166,3 +170,11 @@ def test_cli_eval_with_gates_on_the_tiny_model(tmp_path, tiny_dir):
     # the same run against the default gates passes (no over-refusal, no harmful compliance from random text)
     r = sst("eval", "gates", out)
     assert r.returncode == 0, r.stdout
+
+
+def test_category_rule_covers_harm_benches_not_xstest_types():
+    m = metrics()
+    m["xstest"]["asr_by_category"] = {"contrast_homonyms": grp(0.9)}
+    m["jbb"] = {"n": 10, "asr": 0.3, "asr_by_category": {"Malware/Hacking": grp(0.5, n=10)}}
+    res = evaluate_gates(m, load_gates())
+    assert failed(res) == {("category ASR", "jbb.asr_by_category.Malware/Hacking")}
