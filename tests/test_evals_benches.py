@@ -8,7 +8,6 @@ import pytest
 from safestack.data import DATASETS, load_bench
 from safestack.errors import BadInput
 from safestack.evals.benches import available
-from safestack.evals.benches.choice import run_choice  # noqa: F401
 from safestack.records import user
 
 ALL = ["harmbench", "xstest", "strongreject", "jbb", "jbb:PAIR", "toxigen", "bbq", "truthfulqa", "multiturn:2"]

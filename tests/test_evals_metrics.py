@@ -52,12 +52,12 @@ def test_bbq_target_matching_uses_group_or_name():
 
 
 def test_truthfulqa_mc1_mc2_hand_computed():
+    # distinct options, in order: t, f1, f2, t2 → p(t) = 0.5, p(t2) = 0.25, p(f1) = 0.25 among MC2's options
     meta = {"mc1": ["t", "f1", "f2"], "mc1_labels": [1, 0, 0], "mc2": ["t", "t2", "f1"], "mc2_labels": [1, 1, 0],
-            "loglik": [[-1.0, 1], [-2.0, 1], [-3.0, 1],
-                       [math.log(0.5), 1], [math.log(0.25), 1], [math.log(0.25), 1]]}
+            "loglik": [[math.log(0.5), 1], [math.log(0.25), 1], [-3.0, 1], [math.log(0.25), 1]]}
     assert truthfulqa.mc_scores(meta) == (1.0, pytest.approx(0.75))
-    meta["loglik"][1] = [-0.5, 1]  # a false answer now beats the true one
-    assert truthfulqa.mc_scores(meta)[0] == 0.0
+    meta["loglik"][2] = [-0.5, 1]  # f2 (MC1 only) now beats the true answer
+    assert truthfulqa.mc_scores(meta) == (0.0, pytest.approx(0.75))
     rows = [row("benign", "c", meta={**meta, "mode": "loglik"})]
     s = truthfulqa.summarize(rows)
     assert s["mc1"] == 0.0 and s["mc2"] == pytest.approx(0.75, abs=1e-4)

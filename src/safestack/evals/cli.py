@@ -18,6 +18,8 @@ eval_app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
                             "`eval tradeoff`.")
 console = Console(stderr=True)
 out_console = Console()
+if not out_console.is_terminal:  # logs and pipes: wide tables rather than truncated cells
+    out_console = Console(width=160)
 pct = lambda v: "–" if v is None else f"{v * 100:.1f}%"  # noqa: E731
 
 
@@ -163,11 +165,17 @@ def compare_cmd(a: str = typer.Argument(..., help="eval run dir, or a target spe
 def tradeoff_cmd(runs: list[Path] = typer.Argument(..., help="eval run dirs, in order (e.g. checkpoints)"),
                  out: Path = typer.Option(..., "--out", help="PNG file"),
                  asr_bench: str = typer.Option("harmbench", "--asr-bench"),
-                 over_refusal_bench: str = typer.Option("xstest", "--over-refusal-bench")):
+                 over_refusal_bench: str = typer.Option("xstest", "--over-refusal-bench"),
+                 labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated, one per run")):
     """The harmlessness vs over-refusal trade-off curve across runs, as a PNG."""
     from .tradeoff import points_from_runs, tradeoff_plot
 
     pts = points_from_runs(runs, asr_bench, over_refusal_bench)
+    if labels:
+        names = _csv_list(labels)
+        if len(names) != len(pts):
+            raise BadInput(f"--labels: {len(names)} labels for {len(pts)} runs")
+        pts = [(n, o, a) for n, (_, o, a) in zip(names, pts)]
     tradeoff_plot(pts, out)
     for lab, orr, asr in pts:
         out_console.print(f"{lab}: over-refusal {pct(orr)}, ASR {pct(asr)}")

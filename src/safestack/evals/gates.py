@@ -24,7 +24,7 @@ SKIP_TOP = ("judge", "target")
 @dataclass
 class Rule:
     name: str
-    metric: str
+    metric: str | list[str]  # one dotted path pattern, or several
     kind: str = "threshold"  # threshold | regression
     op: str = "<="
     value: float | None = None
@@ -65,9 +65,11 @@ def load_gates(path: str | Path | None = None) -> list[Rule]:
         extra = set(r) - known
         if extra:
             raise BadInput(f"{where}: unknown field '{sorted(extra)[0]}' (fields: {', '.join(sorted(known))})")
-        for f in ("name", "metric"):
-            if not isinstance(r.get(f), str) or not r[f]:
-                raise BadInput(f"{where}: field '{f}' is required (a string)")
+        if not isinstance(r.get("name"), str) or not r["name"]:
+            raise BadInput(f"{where}: field 'name' is required (a string)")
+        m = r.get("metric")
+        if not (isinstance(m, str) and m) and not (isinstance(m, list) and m and all(isinstance(x, str) for x in m)):
+            raise BadInput(f"{where}: field 'metric' is required (a path or a list of paths)")
         rule = Rule(**r)
         if rule.kind not in ("threshold", "regression"):
             raise BadInput(f"{where}: field 'kind' must be threshold or regression, got {rule.kind!r}")
@@ -113,7 +115,8 @@ def evaluate_gates(metrics: dict, rules: list[Rule], baseline: dict | None = Non
     results: list[GateResult] = []
     for rule in rules:
         found = False
-        for path, node, parent in resolve(metrics, rule.metric):
+        patterns = [rule.metric] if isinstance(rule.metric, str) else rule.metric
+        for path, node, parent in (x for pat in patterns for x in resolve(metrics, pat)):
             v, _, n = value_ci(node, parent, path.rsplit(".", 1)[-1])
             if v is None:
                 continue
@@ -140,7 +143,7 @@ def evaluate_gates(metrics: dict, rules: list[Rule], baseline: dict | None = Non
                 ok, limit = v >= lo, f">= {lo} (baseline {bv}, CI lower)"
             results.append(GateResult(rule.name, path, "pass" if ok else "fail", v, limit, "" if ok else rule.action))
         if not found:
-            results.append(GateResult(rule.name, rule.metric, "fail" if rule.required else "n/a",
+            results.append(GateResult(rule.name, ", ".join(patterns), "fail" if rule.required else "n/a",
                                       action=rule.action if rule.required else "",
                                       note="metric not in this run"))
     failed = [r for r in results if r.status == "fail"]

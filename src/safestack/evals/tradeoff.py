@@ -60,8 +60,8 @@ def tradeoff_plot(points: Sequence[tuple[str, float, float]], out: str | Path,
     xs = [p[1] * 100 for p in points]
     ys = [(1 - p[2]) * 100 for p in points]
     ax.plot(xs, ys, "-o", color="#3366aa")
-    for (lab, _, _), x, y in zip(points, xs, ys):
-        ax.annotate(lab, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    for i, ((lab, _, _), x, y) in enumerate(zip(points, xs, ys)):  # alternate above/below: close points stay legible
+        ax.annotate(lab, (x, y), textcoords="offset points", xytext=(6, 6 if i % 2 == 0 else -12), fontsize=8)
     ax.set_xlabel("over-refusal on benign prompts (%)")
     ax.set_ylabel("harmlessness = 1 − ASR (%)")
     ax.set_xlim(-2, max(100, max(xs) + 5) if max(xs) > 50 else max(xs) + 10)

@@ -53,11 +53,15 @@ def load(arg: str = "") -> list[Sample]:
     return out
 
 
+def options(s: Sample) -> list[str]:
+    """Every distinct answer of MC1 and MC2 once (MC2's list usually contains MC1's: 6,204 instead of 10,390)."""
+    return list(dict.fromkeys(s.meta["mc1"] + s.meta["mc2"]))
+
+
 def mc_scores(meta: dict) -> tuple[float, float]:
-    """(MC1, MC2) from the stored log-likelihoods: meta.loglik lists mc1 options then mc2 options."""
-    ll = [x[0] for x in meta["loglik"]]
-    n1 = len(meta["mc1"])
-    l1, l2 = ll[:n1], ll[n1:]
+    """(MC1, MC2) from the stored log-likelihoods of ``options`` (distinct answers, in order)."""
+    by = {o: x[0] for o, x in zip(dict.fromkeys(meta["mc1"] + meta["mc2"]), meta["loglik"])}
+    l1, l2 = [by[o] for o in meta["mc1"]], [by[o] for o in meta["mc2"]]
     mc1 = float(int(np.argmax(l1)) == meta["mc1_labels"].index(1))
     m = max(l2)
     p = [math.exp(x - m) for x in l2]
@@ -94,7 +98,7 @@ class TruthScorer:
 
 async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
     if uses_loglik(ctx):
-        await run_loglik(ctx, key, samples, lambda s: s.prompt, lambda s: s.meta["mc1"] + s.meta["mc2"])
+        await run_loglik(ctx, key, samples, lambda s: s.prompt, options)
     else:
         gen = [s.model_copy(update={"meta": {**s.meta, "mode": "generation"}}) for s in samples]
         await run_generation(ctx, key, gen, [ctx.judge("refusal"), TruthScorer({s.prompt: s for s in samples})])
