@@ -191,7 +191,7 @@ def _fit_lm(model_path: str, pairs, cfg: RewardSettings, out: Path, log, callbac
     peft = lora_config(cfg.lora, model, task_type="SEQ_CLS", modules_to_save=["score"])
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                             peft_config=peft, callbacks=callbacks or [])
-    result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
+    trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     rm = LMRewardModel(trainer.model, tok, max_length=cfg.max_length)
     sample = [c for p in pairs[:256] for c in p]
     rm.offset = float(np.mean(rm.score(sample)))
