@@ -111,7 +111,8 @@ class GuardClassifier:
         logits = static @ self.category_w + self.category_b
         return [self.categories[i] for i in logits.argmax(1)]
 
-    def classify(self, texts: Sequence[str], side: str = "input") -> list[Score]:
+    def classify(self, texts: Sequence[str], side: str = "input", mode: str = "cascade") -> list[Score]:
+        """mode: ``cascade`` (default), ``fast`` (never the contextual model) or ``full`` (always)."""
         if side not in ("input", "output"):
             raise BadInput(f"--side: expected input or output, got {side!r}")
         texts = [t if isinstance(t, str) else str(t) for t in texts]
@@ -121,6 +122,8 @@ class GuardClassifier:
         with self.lock:
             Xf = self.space.fast(texts)
             out, unsure = self._cascade(names, Xf)
+            if mode != "cascade":
+                unsure[:] = mode == "full"
             self._full(names, Xf, texts, unsure, out)
             d_static = Xf.shape[1] - 384 - 6
             cats = self.category_of(Xf[:, d_static:d_static + 384].toarray())

@@ -47,8 +47,8 @@ class GuardConfig:
     output_pii: PIIAction = "redact"
     check_documents: bool = True
     window_chars: int = 400  # streaming: the output head scores the last window_chars characters…
-    stride_chars: int = 100  # …every stride_chars new characters
-    holdback_chars: int = 48  # streaming: characters held back so PII split over chunks is still redacted
+    stride_chars: int = 80  # …every stride_chars new characters
+    holdback_chars: int = 80  # streaming: held back (≥ stride: nothing is sent before a window scored it; PII split over chunks stays whole)
     thresholds: dict[str, float] = field(default_factory=dict)  # head → threshold override
     refusal: str = "I can't help with that request."
     audit_url: str = "sqlite:///guard-audit.db"
@@ -170,7 +170,9 @@ class Guard:
 
     def check_output(self, text: str) -> tuple[Decision, str]:
         """The decision on a complete response and the text to return."""
-        s = self.classifier.classify([text[-4 * self.cfg.window_chars:]], "output")[0]
+        w = self.cfg.window_chars  # the same windows the stream guard sees (half-overlapping), worst one wins
+        wins = [text[i:i + w] for i in range(0, max(1, len(text) - w + 1), max(1, w // 2))][:64] + [text[-w:]]
+        s = max(self.classifier.classify(wins, "output"), key=lambda x: (x.flagged, x.score))
         d = Decision("output", "allow", s.flagged, s.category, s.score, text=text)
         if d.flagged:
             d.action = self._action_for(d.category, self.cfg.output_action)

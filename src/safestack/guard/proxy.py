@@ -30,7 +30,7 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
                      limiter: RateLimiter | None = None, default_max_tokens: int = 256) -> FastAPI:
     cfg = guard.cfg
     app = FastAPI(title="safestack guard proxy")
-    name = cfg.model_name or getattr(upstream, "name", "safestack")
+    name = cfg.model_name or getattr(upstream, "model", None) or getattr(upstream, "name", "safestack")
     metrics = metrics or Metrics()
     limiter = limiter or RateLimiter()
     keys = {k.key: (k.name or f"key{i}") for i, k in enumerate(cfg.api_keys)}

@@ -61,6 +61,16 @@ def threshold_at_fpr(scores_neg: np.ndarray, fpr: float) -> float:
     return float(np.nextafter(s[k], 1.0)) if k < len(s) else float(s[-1])
 
 
+def youden(scores: np.ndarray, y: np.ndarray) -> float:
+    """The threshold maximising TPR − FPR (used for the output head, whose negatives are noisy JBB labels)."""
+    best, bt = -1.0, 0.5
+    for t in np.unique(np.round(scores, 4)):
+        j = (scores[y == 1] >= t).mean() - (scores[y == 0] >= t).mean()
+        if j > best:
+            best, bt = j, float(t)
+    return bt
+
+
 def band(fast: np.ndarray, full: np.ndarray, y: np.ndarray, t: float, err: float) -> tuple[float, float]:
     """[lo, hi] around t: below lo the fast head misses ≤ err of what it passes, above hi it wrongly flags ≤ err."""
     order = np.argsort(fast)
@@ -84,6 +94,33 @@ def cascade(fast: np.ndarray, full: np.ndarray, lo: float, hi: float) -> np.ndar
     return np.where((fast >= lo) & (fast <= hi), full, fast)
 
 
+def cached_ctx(space: FeatureSpace, texts: list[str], log: Callable[[str], None]) -> np.ndarray:
+    """Contextual embeddings with an on-disk cache ($SAFESTACK_HOME/guard-ctx-<model>.npz): retraining after a
+    data change embeds only the new texts (the embedder is frozen, so cached vectors stay valid)."""
+    import os
+
+    from ..records import stable_id
+
+    home = Path(os.environ.get("SAFESTACK_HOME", Path.home() / ".cache" / "safestack"))
+    path = home / f"guard-ctx-{stable_id(space.path, space.max_tokens)}.npz"
+    cache: dict[str, np.ndarray] = {}
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        cache = dict(zip(z["keys"].tolist(), z["vecs"]))
+    keys = [stable_id(t) for t in texts]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    log(f"contextual embeddings: {len(texts) - len(todo)} cached, {len(todo)} to compute")
+    if todo:
+        V = space.ctx([texts[i] for i in todo])
+        for i, v in zip(todo, V):
+            cache[keys[i]] = v
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
+        os.replace(tmp, path)
+    return np.stack([cache[k] for k in keys])
+
+
 def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
                 log: Callable[[str], None] = print) -> GuardClassifier:
     t0 = time.time()
@@ -93,7 +130,7 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     texts = [e.text for e in ex]
     Xf = space.fast(texts)
     log(f"fast features {Xf.shape} in {time.time() - t0:.0f}s; contextual embeddings…")
-    C = space.ctx(texts)
+    C = cached_ctx(space, texts, log)
     Xa = sparse.hstack([Xf, sparse.csr_matrix(C)], format="csr")
     log(f"contextual features done at {time.time() - t0:.0f}s")
     side = np.array([e.side for e in ex])
@@ -111,10 +148,12 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
         oa = _oof(Xa[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed)
         # negatives for the FPR target: benign examples (for 'harmful', plain injections are not counted)
         neg = (y == 0) & np.array([not ex[i].jailbreak for i in idx]) if name == "harmful" else y == 0
-        t_full = threshold_at_fpr(oa[neg], cfg.target_fpr)
-        lo, hi = band(of, oa, y, t_full, cfg.band_error)
-        oc = cascade(of, oa, lo, hi)
-        t = threshold_at_fpr(oc[neg], cfg.target_fpr)
+        pick = (lambda sc: youden(sc, y)) if name == "output" else (lambda sc: threshold_at_fpr(sc[neg], cfg.target_fpr))
+        t = pick(oa)
+        for _ in range(3):  # the band brackets the final threshold: band(t) → cascade → t, until it settles
+            lo, hi = band(of, oa, y, t, cfg.band_error)
+            oc = cascade(of, oa, lo, hi)
+            t = pick(oc)
         heads[name] = Head(_fit(Xf[idx], y, cfg.C, cfg.seed), _fit(Xa[idx], y, cfg.C, cfg.seed), lo, hi, t)
         oof_report[name] = {"n": int(len(y)), "positives": int(y.sum()), "threshold": t, "band": [lo, hi],
                             "share_full": float(((of >= lo) & (of <= hi)).mean()),

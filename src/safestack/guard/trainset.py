@@ -59,7 +59,7 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Exa
     from ..datagen.hygiene import Contamination, dedupe, eval_prompts
     from ..datagen.refusals import write_refusal
     from ..taxonomy import load_taxonomy
-    from .benign import benign_prompts
+    from .benign import benign_prompts, borderline_genres
     from .constitution import BENIGN_EXTRA, INJECTIONS, generated_examples
 
     rng = random.Random(seed)
@@ -116,6 +116,7 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Exa
                               "benign", "clean-document", f"doc/{url}"))
 
     benign = [(t, "borderline") for t in (s.prompt for s in borderline_prompts(seed))]
+    benign += [(p, "borderline-genre") for _, p in borderline_genres(seed)]
     benign += [(p, "benign") for _, p in benign_prompts(seed)] + [(p, "benign-extra") for p in BENIGN_EXTRA]
     for text, src in benign:
         ex.append(Example(text, "input", False, False, "benign", src, f"benign/{stable_id(text)}"))
