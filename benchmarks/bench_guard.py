@@ -34,6 +34,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from _results import save  # noqa: E402
 
+MODES = ("cascade", "fast", "full")
+
 
 def heldout_sets() -> dict[str, list[str]]:
     from safestack.data import load_harmbench, load_xstest
@@ -54,7 +56,7 @@ def bench_classifier() -> dict:
     clf = default_classifier()
     sets, jbb = heldout_sets()
     res: dict = {}
-    for mode in ("cascade", "fast", "full"):
+    for mode in MODES:
         block = {}
         for name, texts in sets.items():
             sc = clf.classify(texts, "input", mode)
@@ -267,13 +269,16 @@ def main() -> None:
     ap.add_argument("--parts", default="classifier,latency,overhead,load")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--modes", default="cascade,fast,full", help="classifier modes to evaluate")
     a = ap.parse_args()
+    global MODES
+    MODES = tuple(a.modes.split(","))
     parts = a.parts.split(",")
     if "classifier" in parts:
         r = bench_classifier()
         save("guard_classifier", r)
         print(json.dumps({m: {k: {kk: vv for kk, vv in v.items() if kk != "false_positives"} for k, v in r[m].items()}
-                          for m in ("cascade", "fast", "full")}, indent=1))
+                          for m in MODES}, indent=1))
     if "latency" in parts:
         r = bench_latency()
         save("guard_latency", r)

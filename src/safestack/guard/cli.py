@@ -18,7 +18,7 @@ console = Console(stderr=True)
 @guard_app.command("train")
 def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact directory (default: the packaged one)"),
           seed: int = typer.Option(0, "--seed"), folds: int = typer.Option(5, "--folds"),
-          target_fpr: float = typer.Option(0.02, "--target-fpr")):
+          target_fpr: float = typer.Option(0.01, "--target-fpr")):
     """Build the training set (taxonomy, constitution, HarmBench val/extras, JBB train half, benign sets), fit the
     heads and calibrate thresholds out-of-fold. Rebuilds the packaged default classifier unless --out is given."""
     from .classifier import default_model_dir

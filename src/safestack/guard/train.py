@@ -21,6 +21,10 @@ from .features import FeatureSpace, shared_space
 from .trainset import Example, build_trainset
 
 
+HARD_NEGATIVES = frozenset({"borderline", "borderline-genre", "constitution", "benign-extra", "clean-document",
+                            "benign-answer"})
+
+
 @dataclass
 class GuardTrainConfig:
     seed: int = 0
@@ -28,27 +32,28 @@ class GuardTrainConfig:
     max_tokens: int = 128
     C: float = 4.0
     folds: int = 5
-    target_fpr: float = 0.02  # benign out-of-fold FPR the global thresholds aim at
+    target_fpr: float = 0.01  # benign out-of-fold FPR the global thresholds aim at
+    hard_negative_weight: float = 3.0  # sample weight of borderline-benign examples (look harmful, are not)
     target_recall: float = 0.97  # per-category recall the category thresholds aim at
     category_fpr_floor: float = 0.05  # a category threshold never goes below the one giving this benign FPR
     band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-fold error rate is at most this
     attacks_per_prompt: int = 2
 
 
-def _fit(X, y, C: float, seed: int) -> Linear:
+def _fit(X, y, C: float, seed: int, w: np.ndarray | None = None) -> Linear:
     from sklearn.linear_model import LogisticRegression
 
     m = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=seed)
-    m.fit(X, y)
+    m.fit(X, y, sample_weight=w)
     return Linear(m.coef_.ravel().astype(np.float32), float(m.intercept_[0]))
 
 
-def _oof(X, y, groups, C: float, folds: int, seed: int) -> np.ndarray:
+def _oof(X, y, groups, C: float, folds: int, seed: int, w: np.ndarray) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     p = np.zeros(len(y), dtype=np.float64)
     for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
-        p[te] = _fit(X[tr], y[tr], C, seed).proba(X[te])
+        p[te] = _fit(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
     return p
 
 
@@ -144,8 +149,9 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     for name, (mask, yall) in specs.items():
         idx = np.flatnonzero(mask)
         y = yall[idx].astype(int)
-        of = _oof(Xf[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed)
-        oa = _oof(Xa[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed)
+        w = np.array([cfg.hard_negative_weight if ex[i].source in HARD_NEGATIVES else 1.0 for i in idx])
+        of = _oof(Xf[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed, w)
+        oa = _oof(Xa[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed, w)
         # negatives for the FPR target: benign examples (for 'harmful', plain injections are not counted)
         neg = (y == 0) & np.array([not ex[i].jailbreak for i in idx]) if name == "harmful" else y == 0
         pick = (lambda sc: youden(sc, y)) if name == "output" else (lambda sc: threshold_at_fpr(sc[neg], cfg.target_fpr))
@@ -154,7 +160,9 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
             lo, hi = band(of, oa, y, t, cfg.band_error)
             oc = cascade(of, oa, lo, hi)
             t = pick(oc)
-        heads[name] = Head(_fit(Xf[idx], y, cfg.C, cfg.seed), _fit(Xa[idx], y, cfg.C, cfg.seed), lo, hi, t)
+        lo, hi = min(lo, t), max(hi, t)  # the fast head never decides alone next to the threshold
+        oc = cascade(of, oa, lo, hi)
+        heads[name] = Head(_fit(Xf[idx], y, cfg.C, cfg.seed, w), _fit(Xa[idx], y, cfg.C, cfg.seed, w), lo, hi, t)
         oof_report[name] = {"n": int(len(y)), "positives": int(y.sum()), "threshold": t, "band": [lo, hi],
                             "share_full": float(((of >= lo) & (of <= hi)).mean()),
                             "recall": float((oc[y == 1] >= t).mean()), "fpr": float((oc[neg] >= t).mean()),
