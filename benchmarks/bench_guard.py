@@ -75,6 +75,15 @@ def bench_classifier() -> dict:
                     block[name]["by_method"] = {m: round(sum(v) / len(v), 4) for m, v in sorted(by.items())}
                 if name == "xstest_safe":
                     block[name]["false_positives"] = [t for t, s in zip(texts, sc) if s.flagged]
+                if name == "harmbench_test_all":
+                    from safestack.data import load_harmbench
+                    from safestack.taxonomy import load_taxonomy
+
+                    tax = load_taxonomy()
+                    gold = [tax.canonical(x.category) for x in
+                            load_harmbench("test", ("standard", "contextual", "copyright"))]
+                    hits = [(g, s.category) for g, s in zip(gold, sc) if s.flagged and s.category != "prompt_injection"]
+                    block[name]["category_accuracy_when_flagged"] = round(sum(g == c for g, c in hits) / len(hits), 4)
         resp = [r["response"] for r in jbb]
         lab = [r["jailbroken"] for r in jbb]
         so = clf.classify(resp, "output", mode)

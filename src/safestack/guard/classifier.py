@@ -75,13 +75,14 @@ class GuardClassifier:
                  categories: list[str], category_thresholds: dict[str, float], meta: dict,
                  space: FeatureSpace):
         self.heads = heads
-        self.category_w = category_w  # [384, C]
+        self.category_w = category_w  # [384 + 768, C]
         self.category_b = category_b  # [C]
         self.categories = categories
         self.category_thresholds = category_thresholds
         self.meta = meta
         self.space = space
         self.lock = threading.Lock()  # torch and the tokenizer are shared; one batch at a time
+        self.mode = "cascade"
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -98,21 +99,37 @@ class GuardClassifier:
         out = {k: v.copy() for k, v in fast.items()}
         return out, unsure
 
-    def _full(self, names, Xf, texts, unsure, out) -> None:
+    def _full(self, names, Xf, texts, unsure, out, ctx: dict[int, np.ndarray]) -> None:
         idx = np.flatnonzero(unsure)
         if not len(idx):
             return
         C = self.space.ctx([texts[i] for i in idx])
+        ctx.update(zip(idx.tolist(), C))
         Xa = sparse.hstack([Xf[idx], sparse.csr_matrix(C)], format="csr")
         for k in names:
             out[k][idx] = self.heads[k].full.proba(Xa)
 
-    def category_of(self, static: np.ndarray) -> list[str]:
-        logits = static @ self.category_w + self.category_b
+    def category_of(self, static: np.ndarray, ctx: np.ndarray) -> list[str]:
+        """[n, 384] static ‖ [n, 768] contextual → the taxonomy category (argmax of a multinomial LR)."""
+        logits = np.hstack([static, ctx]) @ self.category_w + self.category_b
         return [self.categories[i] for i in logits.argmax(1)]
 
-    def classify(self, texts: Sequence[str], side: str = "input", mode: str = "cascade") -> list[Score]:
-        """mode: ``cascade`` (default), ``fast`` (never the contextual model) or ``full`` (always)."""
+    def _categories(self, texts, Xf, ctx: dict[int, np.ndarray], need: list[int]) -> dict[int, str]:
+        """Categories only where needed (possibly flagged): the contextual embedding is computed on demand."""
+        if not need:
+            return {}
+        todo = [i for i in need if i not in ctx]
+        if todo:
+            ctx.update(zip(todo, self.space.ctx([texts[i] for i in todo])))
+        d_static = Xf.shape[1] - 384 - 6
+        S = Xf[need][:, d_static:d_static + 384].toarray()
+        return dict(zip(need, self.category_of(S, np.stack([ctx[i] for i in need]))))
+
+    def classify(self, texts: Sequence[str], side: str = "input", mode: str | None = None) -> list[Score]:
+        """mode: ``cascade`` (default), ``fast`` (never the contextual model) or ``full`` (always); None → self.mode."""
+        mode = mode or self.mode
+        if mode not in ("cascade", "fast", "full"):
+            raise BadInput(f"classifier mode: expected cascade, fast or full, got {mode!r}")
         if side not in ("input", "output"):
             raise BadInput(f"--side: expected input or output, got {side!r}")
         texts = [t if isinstance(t, str) else str(t) for t in texts]
@@ -124,14 +141,20 @@ class GuardClassifier:
             out, unsure = self._cascade(names, Xf)
             if mode != "cascade":
                 unsure[:] = mode == "full"
-            self._full(names, Xf, texts, unsure, out)
-            d_static = Xf.shape[1] - 384 - 6
-            cats = self.category_of(Xf[:, d_static:d_static + 384].toarray())
+            ctx: dict[int, np.ndarray] = {}
+            self._full(names, Xf, texts, unsure, out, ctx)
+            # a category is needed where a harmful score could pass its (lowest) category threshold
+            if side == "input":
+                t_min = min([self.heads["harmful"].threshold, *self.category_thresholds.values()])
+                need = [i for i in range(len(texts)) if out["harmful"][i] >= t_min]
+            else:
+                need = [i for i in range(len(texts)) if out["output"][i] >= self.heads["output"].threshold]
+            cats = self._categories(texts, Xf, ctx, need)
         res = []
         for i in range(len(texts)):
             scores = {k: float(out[k][i]) for k in names}
             if side == "input":
-                cat = cats[i]
+                cat = cats.get(i)
                 t_h = self.category_thresholds.get(cat, self.heads["harmful"].threshold)
                 harm = scores["harmful"] >= t_h
                 jb = scores["jailbreak"] >= self.heads["jailbreak"].threshold

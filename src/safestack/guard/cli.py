@@ -32,7 +32,8 @@ def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact direc
 def classify(inp: Path = typer.Option(..., "--in"), out: Path = typer.Option(..., "--out"),
              side: str = typer.Option("input", "--side", help="input | output"),
              model: Optional[Path] = typer.Option(None, "--model", help="classifier artifact directory"),
-             batch_size: int = typer.Option(64, "--batch-size")):
+             batch_size: int = typer.Option(64, "--batch-size"),
+             mode: str = typer.Option("cascade", "--mode", help="cascade | fast | full")):
     """Rows {"text", …} → rows + {"flagged", "score", "category"}."""
     from rich.progress import Progress
 
@@ -49,7 +50,7 @@ def classify(inp: Path = typer.Option(..., "--in"), out: Path = typer.Option(...
         task = prog.add_task("classifying", total=len(rows))
         for s in range(0, len(rows), batch_size):
             part = rows[s:s + batch_size]
-            for r, sc in zip(part, clf.classify([r["text"] for r in part], side)):
+            for r, sc in zip(part, clf.classify([r["text"] for r in part], side, mode)):
                 n_flag += sc.flagged
                 f.write(json.dumps({**r, "flagged": sc.flagged, "score": round(sc.score, 6),
                                     "category": sc.category}, ensure_ascii=False) + "\n")

@@ -54,6 +54,7 @@ class GuardConfig:
     audit_url: str = "sqlite:///guard-audit.db"
     audit_text: bool = True
     classifier: str | None = None  # artifact directory; None = the packaged default
+    classifier_mode: Literal["cascade", "fast", "full"] = "cascade"
     model_name: str | None = None  # the model id the proxy reports
 
     @classmethod
@@ -75,7 +76,7 @@ class GuardConfig:
                 raise BadInput(f"{src}: field 'api_keys[{i}]': {e}") from None
         cfg = cls(api_keys=keys, **data)
         for f, allowed in (("input_action", Action), ("output_action", Action), ("input_pii", PIIAction),
-                           ("output_pii", PIIAction)):
+                           ("output_pii", PIIAction), ("classifier_mode", Literal["cascade", "fast", "full"])):
             if getattr(cfg, f) not in allowed.__args__:
                 raise BadInput(f"{src}: field '{f}' must be one of {', '.join(allowed.__args__)}")
         for c, a in cfg.category_actions.items():
@@ -124,6 +125,7 @@ class Guard:
     def __init__(self, classifier: GuardClassifier, cfg: GuardConfig, injection: InjectionDetector | None = None):
         self.classifier = classifier
         self.cfg = cfg
+        classifier.mode = cfg.classifier_mode
         for head, t in cfg.thresholds.items():
             if head not in classifier.heads:
                 raise BadInput(f"thresholds.{head}: unknown head (known: {', '.join(classifier.heads)})")

@@ -179,13 +179,13 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
                 cat_thr[c] = float(max(floor, min(t, q)))
         log(f"head {name}: {oof_report[name]}")
 
-    # category head: multinomial LR on the static (token-embedding) part, taxonomy-labelled harmful examples
+    # category head: multinomial LR on static ‖ contextual embeddings, taxonomy-labelled harmful examples
     from sklearn.linear_model import LogisticRegression
 
     d_static = Xf.shape[1] - 384 - 6
     lab = np.array([e.category for e in ex])
     cm = np.array([e.harmful and e.category not in ("unknown", "benign") for e in ex])
-    S = Xf[cm][:, d_static:d_static + 384].toarray()
+    S = np.hstack([Xf[cm][:, d_static:d_static + 384].toarray(), C[cm]])
     clf = LogisticRegression(C=10.0, max_iter=3000).fit(S, lab[cm])
     meta = {"config": asdict(cfg), "trainset": summary, "oof": oof_report, "train_seconds": round(time.time() - t0, 1),
             "constitution": "safestack.guard.constitution.CONSTITUTION"}

@@ -36,6 +36,12 @@ class Example:
     group: str  # examples sharing a behaviour share a group (grouped cross-validation)
 
 
+JBB_CATEGORIES = {"Harassment/Discrimination": "harassment", "Malware/Hacking": "cybercrime",
+                  "Physical harm": "violence", "Economic harm": "illegal_activity", "Fraud/Deception": "deception",
+                  "Disinformation": "deception", "Sexual/Adult content": "sexual_content", "Privacy": "pii_privacy",
+                  "Expert advice": "other_harm", "Government decision-making": "other_harm"}
+
+
 def jbb_split(goal: str) -> str:
     """JailbreakBench behaviours are split by goal: 'train' or 'heldout' (stable across runs)."""
     return "heldout" if int(stable_id("jbb-split", goal.strip().lower()), 16) % 2 else "train"
@@ -93,7 +99,7 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Exa
     for r in jbb:
         if jbb_split(r["goal"]) != "train":
             continue
-        cat = tax.canonical(r["category"])
+        cat = JBB_CATEGORIES.get(r["category"]) or tax.canonical(r["category"])
         grp = f"jbb/{stable_id(r['goal'])}"
         if r["prompt"] not in seen_prompts:
             seen_prompts.add(r["prompt"])
