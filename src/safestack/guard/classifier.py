@@ -75,7 +75,7 @@ class GuardClassifier:
                  categories: list[str], category_thresholds: dict[str, float], meta: dict,
                  space: FeatureSpace):
         self.heads = heads
-        self.category_w = category_w  # [384 + 768, C]
+        self.category_w = category_w  # [2^bits + 384, C] (word hashes ‖ static embedding)
         self.category_b = category_b  # [C]
         self.categories = categories
         self.category_thresholds = category_thresholds
@@ -99,31 +99,21 @@ class GuardClassifier:
         out = {k: v.copy() for k, v in fast.items()}
         return out, unsure
 
-    def _full(self, names, Xf, texts, unsure, out, ctx: dict[int, np.ndarray]) -> None:
+    def _full(self, names, Xf, texts, unsure, out) -> None:
         idx = np.flatnonzero(unsure)
         if not len(idx):
             return
         C = self.space.ctx([texts[i] for i in idx])
-        ctx.update(zip(idx.tolist(), C))
         Xa = sparse.hstack([Xf[idx], sparse.csr_matrix(C)], format="csr")
         for k in names:
             out[k][idx] = self.heads[k].full.proba(Xa)
 
-    def category_of(self, static: np.ndarray, ctx: np.ndarray) -> list[str]:
-        """[n, 384] static ‖ [n, 768] contextual → the taxonomy category (argmax of a multinomial LR)."""
-        logits = np.hstack([static, ctx]) @ self.category_w + self.category_b
+    def category_of(self, Xf) -> list[str]:
+        """Fast features (word n-gram hashes + static embedding part) → the taxonomy category (multinomial LR)."""
+        d_words = 2 ** self.space.bits
+        X = sparse.hstack([Xf[:, :d_words], Xf[:, Xf.shape[1] - 384 - 6:Xf.shape[1] - 6]], format="csr")
+        logits = np.asarray(X @ self.category_w) + self.category_b
         return [self.categories[i] for i in logits.argmax(1)]
-
-    def _categories(self, texts, Xf, ctx: dict[int, np.ndarray], need: list[int]) -> dict[int, str]:
-        """Categories only where needed (possibly flagged): the contextual embedding is computed on demand."""
-        if not need:
-            return {}
-        todo = [i for i in need if i not in ctx]
-        if todo:
-            ctx.update(zip(todo, self.space.ctx([texts[i] for i in todo])))
-        d_static = Xf.shape[1] - 384 - 6
-        S = Xf[need][:, d_static:d_static + 384].toarray()
-        return dict(zip(need, self.category_of(S, np.stack([ctx[i] for i in need]))))
 
     def classify(self, texts: Sequence[str], side: str = "input", mode: str | None = None) -> list[Score]:
         """mode: ``cascade`` (default), ``fast`` (never the contextual model) or ``full`` (always); None → self.mode."""
@@ -141,15 +131,8 @@ class GuardClassifier:
             out, unsure = self._cascade(names, Xf)
             if mode != "cascade":
                 unsure[:] = mode == "full"
-            ctx: dict[int, np.ndarray] = {}
-            self._full(names, Xf, texts, unsure, out, ctx)
-            # a category is needed where a harmful score could pass its (lowest) category threshold
-            if side == "input":
-                t_min = min([self.heads["harmful"].threshold, *self.category_thresholds.values()])
-                need = [i for i in range(len(texts)) if out["harmful"][i] >= t_min]
-            else:
-                need = [i for i in range(len(texts)) if out["output"][i] >= self.heads["output"].threshold]
-            cats = self._categories(texts, Xf, ctx, need)
+            self._full(names, Xf, texts, unsure, out)
+            cats = dict(enumerate(self.category_of(Xf)))
         res = []
         for i in range(len(texts)):
             scores = {k: float(out[k][i]) for k in names}
@@ -175,7 +158,10 @@ class GuardClassifier:
     def save(self, directory: str | Path) -> None:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {"category_w": self.category_w.astype(np.float32),
+        cw = np.asarray(self.category_w, dtype=np.float32)
+        nz = np.flatnonzero(cw)
+        arrays: dict[str, np.ndarray] = {"category_w.idx": nz.astype(np.int64), "category_w.val": cw.ravel()[nz],
+                                         "category_w.shape": np.array(cw.shape, dtype=np.int64),
                                          "category_b": self.category_b.astype(np.float32)}
         heads = {}
         for k, h in self.heads.items():
@@ -212,7 +198,10 @@ def load_classifier(directory: str | Path | None = None, space: FeatureSpace | N
                 w[arrays[f"{k}.{part}.idx"]] = arrays[f"{k}.{part}.val"]
                 lin[part] = Linear(w, float(h[f"{part}_b"]))
             heads[k] = Head(lin["fast"], lin["full"], float(h["lo"]), float(h["hi"]), float(h["threshold"]))
-        return GuardClassifier(heads, arrays["category_w"], arrays["category_b"], list(meta.pop("categories")),
+        cw = np.zeros(int(np.prod(arrays["category_w.shape"])), dtype=np.float32)
+        cw[arrays["category_w.idx"]] = arrays["category_w.val"]
+        cw = cw.reshape(tuple(arrays["category_w.shape"]))
+        return GuardClassifier(heads, cw, arrays["category_b"], list(meta.pop("categories")),
                                dict(meta.pop("category_thresholds")), meta, space)
     except (KeyError, ValueError, json.JSONDecodeError) as e:
         raise BadInput(f"{d}: invalid guard classifier artifact ({e})") from None

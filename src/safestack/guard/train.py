@@ -179,13 +179,14 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
                 cat_thr[c] = float(max(floor, min(t, q)))
         log(f"head {name}: {oof_report[name]}")
 
-    # category head: multinomial LR on static ‖ contextual embeddings, taxonomy-labelled harmful examples
+    # category head: multinomial LR on word n-gram hashes ‖ static embedding, taxonomy-labelled harmful examples
     from sklearn.linear_model import LogisticRegression
 
     d_static = Xf.shape[1] - 384 - 6
     lab = np.array([e.category for e in ex])
     cm = np.array([e.harmful and e.category not in ("unknown", "benign") for e in ex])
-    S = np.hstack([Xf[cm][:, d_static:d_static + 384].toarray(), C[cm]])
+    d_words = 2 ** space.bits
+    S = sparse.hstack([Xf[cm][:, :d_words], Xf[cm][:, d_static:d_static + 384]], format="csr")
     clf = LogisticRegression(C=10.0, max_iter=3000).fit(S, lab[cm])
     meta = {"config": asdict(cfg), "trainset": summary, "oof": oof_report, "train_seconds": round(time.time() - t0, 1),
             "constitution": "safestack.guard.constitution.CONSTITUTION"}
