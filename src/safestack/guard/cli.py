@@ -72,7 +72,10 @@ def serve(upstream: str = typer.Option(..., "--upstream", help="default | hf:<pa
     from .policy import Guard, load_guard_config
     from .proxy import create_guard_app
 
+    import torch
+
     cfg = load_guard_config(config)
+    torch.set_num_threads(1)  # MiniLM on one intra-op thread; the event loop and the upstream keep the other cores
     target = load_target(upstream, api_key_env=api_key_env)
     guard = Guard(load_classifier(cfg.classifier), cfg)
     guard.classifier.classify(["warm-up"], "input")
@@ -80,6 +83,6 @@ def serve(upstream: str = typer.Option(..., "--upstream", help="default | hf:<pa
     app = create_guard_app(target, guard, audit)
     console.print(f"guard proxy for {upstream} on http://{host}:{port}/v1 (audit: {cfg.audit_url})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75, backlog=4096)
     finally:
         audit.close()

@@ -23,13 +23,19 @@ from .audit import AuditEvent, AuditLog
 from .metrics import Metrics
 from .policy import Decision, Guard
 from .ratelimit import RateLimiter, retry_after_header
-from .upstream import stream_reply
+from .upstream import UpstreamClients, stream_reply
 
 
 def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics: Metrics | None = None,
                      limiter: RateLimiter | None = None, default_max_tokens: int = 256) -> FastAPI:
     cfg = guard.cfg
+    clients = UpstreamClients()
     app = FastAPI(title="safestack guard proxy")
+
+    @app.on_event("shutdown")
+    async def _close() -> None:
+        await clients.aclose()
+
     name = cfg.model_name or getattr(upstream, "model", None) or getattr(upstream, "name", "safestack")
     metrics = metrics or Metrics()
     limiter = limiter or RateLimiter()
@@ -122,7 +128,7 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
         if not req.stream:
             t1 = time.perf_counter()
             try:
-                text = (await upstream.generate([messages], params))[0]
+                text = await clients.generate(upstream, messages, params)
             except Exception as e:  # upstream failure → 502, audited
                 return reject(rid, key, 502, "error", f"upstream error: {e}", "upstream_error")
             metrics.observe("upstream_seconds", "Upstream latency.", time.perf_counter() - t1)
@@ -139,7 +145,7 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
             yield sse_chunk(cid, created, name, {"role": "assistant", "content": ""})
             t1, guard_s, status = time.perf_counter(), 0.0, 200
             try:
-                async for delta in stream_reply(upstream, messages, params):
+                async for delta in stream_reply(upstream, messages, params, clients):
                     g0 = time.perf_counter()
                     out = await asyncio.to_thread(sg.feed, delta)
                     guard_s += time.perf_counter() - g0

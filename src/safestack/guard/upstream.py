@@ -8,6 +8,7 @@ guard still sees, and can cut, the reply before the client does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import AsyncIterator, Sequence
 
@@ -18,9 +19,39 @@ from ..targets.base import GenParams, Target
 from ..targets.openai_compat import OpenAITarget, TargetError
 
 
-async def stream_reply(target: Target, messages: Sequence[Message], params: GenParams) -> AsyncIterator[str]:
+class UpstreamClients:
+    """One pooled httpx client per ``openai:`` upstream for the proxy's lifetime (the Target protocol opens one per
+    ``generate`` call; under load, a connection per request costs more than the guard itself). The target's own
+    retry/backoff logic (``OpenAITarget._one``) is reused with the pooled client."""
+
+    def __init__(self, concurrency: int = 256):
+        self.clients: dict[int, httpx.AsyncClient] = {}
+        self.sem = asyncio.Semaphore(concurrency)
+
+    def client(self, t: OpenAITarget) -> httpx.AsyncClient:
+        c = self.clients.get(id(t))
+        if c is None:
+            headers = {"Authorization": f"Bearer {t.api_key}"} if t.api_key else {}
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+            c = self.clients[id(t)] = httpx.AsyncClient(base_url=t.base_url, headers=headers, timeout=t.timeout,
+                                                        transport=t.transport, limits=limits)
+        return c
+
+    async def generate(self, target: Target, messages: Sequence[Message], params: GenParams) -> str:
+        if isinstance(target, OpenAITarget):
+            return await target._one(self.client(target), self.sem, list(messages), params)
+        return (await target.generate([list(messages)], params))[0]
+
+    async def aclose(self) -> None:
+        for c in self.clients.values():
+            await c.aclose()
+        self.clients.clear()
+
+
+async def stream_reply(target: Target, messages: Sequence[Message], params: GenParams,
+                       clients: UpstreamClients | None = None) -> AsyncIterator[str]:
     if isinstance(target, OpenAITarget):
-        async for delta in _stream_openai(target, messages, params):
+        async for delta in _stream_openai(target, messages, params, clients):
             yield delta
         return
     text = (await target.generate([list(messages)], params))[0]
@@ -29,7 +60,8 @@ async def stream_reply(target: Target, messages: Sequence[Message], params: GenP
         yield w if i == 0 else " " + w
 
 
-async def _stream_openai(t: OpenAITarget, messages: Sequence[Message], params: GenParams) -> AsyncIterator[str]:
+async def _stream_openai(t: OpenAITarget, messages: Sequence[Message], params: GenParams,
+                         clients: UpstreamClients | None) -> AsyncIterator[str]:
     msgs = [{"role": m.role, "content": m.content} for m in messages]
     if t.system_prompt and (not msgs or msgs[0]["role"] != "system"):
         msgs.insert(0, {"role": "system", "content": t.system_prompt})
@@ -37,7 +69,9 @@ async def _stream_openai(t: OpenAITarget, messages: Sequence[Message], params: G
             params.temperature, "top_p": params.top_p, "seed": params.seed, "stream": True}
     if params.stop:
         body["stop"] = list(params.stop)
-    async with t._client() as client:
+    own = clients is None
+    client = t._client() if own else clients.client(t)
+    try:
         try:
             async with client.stream("POST", "/chat/completions", json=body) as r:
                 if r.status_code != 200:
@@ -58,3 +92,6 @@ async def _stream_openai(t: OpenAITarget, messages: Sequence[Message], params: G
                         yield delta
         except httpx.ConnectError as e:
             raise TargetError(f"{t.name}: cannot connect to {t.base_url} ({e})") from None
+    finally:
+        if own:
+            await client.aclose()
