@@ -36,7 +36,9 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
     async def _close() -> None:
         await clients.aclose()
 
-    name = cfg.model_name or getattr(upstream, "model", None) or getattr(upstream, "name", "safestack")
+    model_attr = getattr(upstream, "model", None)  # an openai: target's model id (an hf: target's is the module)
+    name = cfg.model_name or (model_attr if isinstance(model_attr, str) else None) or getattr(upstream, "name",
+                                                                                           "safestack")
     metrics = metrics or Metrics()
     limiter = limiter or RateLimiter()
     keys = {k.key: (k.name or f"key{i}") for i, k in enumerate(cfg.api_keys)}
