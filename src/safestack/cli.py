@@ -22,6 +22,8 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Vendored benchmark datase
 taxonomy_app = typer.Typer(no_args_is_help=True, help="The harm taxonomy.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(taxonomy_app, name="taxonomy")
+from .guard.cli import guard_app  # noqa: E402
+app.add_typer(guard_app, name="guard")
 console = Console(stderr=True)
 out_console = Console()
 

@@ -31,6 +31,12 @@ class ChatRequest(BaseModel):
     stop: str | list[str] | None = None
 
 
+def gen_params(req: ChatRequest, default_max_tokens: int = 128) -> GenParams:
+    stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+    return GenParams(max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
+                     temperature=req.temperature, top_p=req.top_p, seed=req.seed or 0, stop=stop)
+
+
 def create_app(target: Target, *, model_name: str | None = None, api_keys: set[str] | None = None,
                default_max_tokens: int = 128) -> FastAPI:
     app = FastAPI(title="safestack OpenAI-compatible server")
@@ -55,32 +61,38 @@ def create_app(target: Target, *, model_name: str | None = None, api_keys: set[s
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest, request: Request, authorization: str | None = Header(None)) -> Any:
         check_key(authorization)
-        stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
-        params = GenParams(max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
-                           temperature=req.temperature, top_p=req.top_p, seed=req.seed or 0, stop=stop)
-        text = (await target.generate([req.messages], params))[0]
+        text = (await target.generate([req.messages], gen_params(req, default_max_tokens)))[0]
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if req.stream:
             return StreamingResponse(_sse(cid, created, name, text), media_type="text/event-stream")
-        return JSONResponse({
-            "id": cid, "object": "chat.completion", "created": created, "model": name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())},
-        })
+        return JSONResponse(completion_body(cid, created, name, text))
 
     return app
 
 
-def _sse(cid: str, created: int, model: str, text: str):
-    def chunk(delta: dict, finish: str | None = None) -> str:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-        return f"data: {json.dumps(body)}\n\n"
+def sse_chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None) -> str:
+    """One server-sent event in OpenAI's ``chat.completion.chunk`` format."""
+    body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
+
+def completion_body(cid: str, created: int, model: str, text: str, finish: str = "stop") -> dict:
+    """A non-streaming ``chat.completion`` response body."""
+    return {"id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())}}
+
+
+def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type_, "code": code}}
+
+
+def _sse(cid: str, created: int, model: str, text: str):
+    yield sse_chunk(cid, created, model, {"role": "assistant", "content": ""})
     words = text.split(" ")
     for i, w in enumerate(words):
-        yield chunk({"content": w if i == 0 else " " + w})
-    yield chunk({}, "stop")
+        yield sse_chunk(cid, created, model, {"content": w if i == 0 else " " + w})
+    yield sse_chunk(cid, created, model, {}, "stop")
     yield "data: [DONE]\n\n"
