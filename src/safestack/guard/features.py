@@ -64,13 +64,12 @@ class FeatureSpace:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import torch
                     from transformers import AutoModel
 
                     m = AutoModel.from_pretrained(self.path).eval()
                     self._table = m.get_input_embeddings().weight.detach().numpy().astype(np.float32)
                     self._model = m
-                    torch.set_grad_enabled(False)
+                    m.requires_grad_(False)  # frozen; never switch the global grad mode (it breaks training later)
         return self._model
 
     @property
