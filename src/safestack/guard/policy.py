@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-import yaml
 
 from ..errors import BadInput
 from ..records import Message
@@ -88,16 +87,9 @@ class GuardConfig:
 def load_guard_config(path: str | Path | None) -> GuardConfig:
     if path is None:
         return GuardConfig()
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: config file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"{p}: invalid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"{p}: expected a mapping of guard settings")
-    return GuardConfig.from_dict(data, str(p))
+    from ..records import read_yaml
+
+    return GuardConfig.from_dict(read_yaml(path, "config file"), str(path))
 
 
 @dataclass
