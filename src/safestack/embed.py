@@ -58,3 +58,16 @@ def shared_embedder(path: str | None = None) -> Embedder:
     if key not in _shared:
         _shared[key] = Embedder(path)
     return _shared[key]
+
+
+class LazyEmbedder:
+    """Mixin: ``self.embedder`` is the embedder passed in (``self._embedder``) or, on first use, the shared MiniLM —
+    so constructing a judge or classifier stays cheap until it embeds something."""
+
+    _embedder: Embedder | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder()
+        return self._embedder

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..data.loaders import data_dir
+from ..embed import LazyEmbedder
 from ..records import Verdict
 
 _NAME = re.compile(r"^(hate|neutral)_(.+?)(?:_sentences)?$")
@@ -76,7 +77,7 @@ def load_demonstrations() -> list[Demo]:
     return [d for k, d in seen.items() if k not in clash]
 
 
-class ToxicityClassifier:
+class ToxicityClassifier(LazyEmbedder):
     """Judge-shaped: ``score`` returns Verdicts (label = toxic, score = P(toxic))."""
 
     name = "toxicity"
@@ -86,14 +87,6 @@ class ToxicityClassifier:
         self.threshold = threshold
         self.C = C
         self.clf = None
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from ..embed import shared_embedder
-
-            self._embedder = shared_embedder()
-        return self._embedder
 
     def fit(self, demos: Sequence[Demo]) -> "ToxicityClassifier":
         from sklearn.linear_model import LogisticRegression

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
-
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+from ..report.figures import png_uri
 
 
 def _pct(v) -> str:
@@ -67,7 +58,7 @@ def probe_plots(res: dict) -> dict[str, str]:
     ax2.set_title("Held-out: circuit breaker")
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    return {"overview": _png(fig)}
+    return {"overview": png_uri(fig)}
 
 
 def _table(head: list[str], body: list[list]) -> str:

@@ -6,8 +6,6 @@ Training Data Summary and the training curve.
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +13,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import BadInput
 from ..records import read_json, write_json
+from .figures import file_uri, png_uri
 
 
 def _maybe(path: Path) -> Any:
     return read_json(path) if path.exists() else None
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def headline(metrics: dict | None) -> dict:
@@ -72,7 +62,7 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
             ax.set_ylim(0, 100)
             ax.legend()
             ax.set_title("Before vs after training")
-            plots["before_after"] = _png(fig)
+            plots["before_after"] = png_uri(fig)
         cats = {}
         for tag, m in (("before", before), ("after", after)):
             for bench, bm in m.items():
@@ -89,7 +79,7 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
             ax.set_ylim(0, 118)
             ax.legend(fontsize=7, loc="upper center", ncol=3)
             ax.set_title("HarmBench (held-out) ASR by category")
-            plots["by_category"] = _png(fig)
+            plots["by_category"] = png_uri(fig)
     if redteam and redteam.get("by_attack"):
         fig, ax = plt.subplots(figsize=(7, 3))
         names = list(redteam["by_attack"])
@@ -101,7 +91,7 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
         ax.set_ylim(0, 100)
         ax.set_title("Red team: ASR by attack (95% Wilson CI)")
         ax.tick_params(axis="x", labelsize=8)
-        plots["by_attack"] = _png(fig)
+        plots["by_attack"] = png_uri(fig)
     if train and train.get("history"):
         h = train["history"]
         fig, ax = plt.subplots(figsize=(7, 3))
@@ -116,7 +106,7 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.set_title("Training (DPO)")
-        plots["training"] = _png(fig)
+        plots["training"] = png_uri(fig)
     return plots
 
 
@@ -176,7 +166,7 @@ def build_report(out: str | Path) -> dict:
     write_json(out / "report.json", report)
     plots = _plots(before, after, redteam, train)
     if ckpt_png:
-        plots["checkpoints"] = "data:image/png;base64," + base64.b64encode(ckpt_png.read_bytes()).decode()
+        plots["checkpoints"] = file_uri(ckpt_png)
     env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
     probe_html = ""

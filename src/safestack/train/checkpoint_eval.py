@@ -172,8 +172,6 @@ def plot_curves(rows: Sequence[CheckpointEval], path: str | Path, title: str = "
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    from ..report.figures import save_png
+
+    return save_png(fig, path)

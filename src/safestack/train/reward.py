@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..embed import LazyEmbedder
 from ..errors import BadInput
 from .config import RewardSettings
 
@@ -83,20 +84,12 @@ def pairwise_accuracy(rm, pairs: Sequence[tuple[Conv, Conv]]) -> dict:
 
 
 # ---------------------------------------------------------------- minilm backbone
-class MiniLMRewardModel:
+class MiniLMRewardModel(LazyEmbedder):
     """s(p, r) = w · [e_r, e_p ⊙ e_r] with frozen, normalised MiniLM embeddings."""
 
     def __init__(self, w: np.ndarray, offset: float = 0.0, meta: dict | None = None, embedder=None):
         self.w, self.offset, self.meta = w, offset, meta or {}
         self._embedder = embedder
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from ..embed import shared_embedder
-
-            self._embedder = shared_embedder()
-        return self._embedder
 
     def features(self, convs: Sequence[Conv]) -> np.ndarray:
         ps = [next((m["content"] for m in reversed(c[:-1]) if m["role"] == "user"), "")[:1000] for c in convs]

@@ -13,7 +13,6 @@ r_help, KL and reward are logged every step (``trainer.state.log_history``) and 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -257,11 +256,9 @@ def plot_lagrange(rows: Sequence[LagrangeStep], path: str | Path, tau: float | N
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
     ax.set_title("safe RLHF: Lagrange multiplier and cost")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    from ..report.figures import save_png
+
+    return save_png(fig, path)
 
 
 def summarize_lambda(rows: Sequence[LagrangeStep], tau: float) -> dict:
