@@ -74,7 +74,6 @@ _MISC = [
 
 def benign_prompts(seed: int = 0) -> list[tuple[str, str]]:
     """(domain, prompt) pairs: every task × subject of a domain, plus hand-written everyday requests."""
-    rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     for dom, subjects in _SUBJECTS.items():
         for s in subjects:
