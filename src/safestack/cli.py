@@ -202,6 +202,9 @@ def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[st
         if not judge_target:
             raise BadInput(f"judge '{name}' needs a grader model: pass --judge-target SPEC")
         return make_judge("llm", target=_target(judge_target, api_key_env), rubric=rubric)
+    if name.split(":", 1)[0] in ("refusal-learned", "harm-learned") and ":" in name:  # NAME:WEIGHTS.json
+        base, weights = name.split(":", 1)
+        return make_judge(base, weights=weights)
     return make_judge(name)
 
 
@@ -241,6 +244,63 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
     out_console.print(f"confusion: {cal['confusion']}" + (f"  by group: {cal['by_group']}" if "by_group" in cal else ""))
 
 
+@judge_app.command("train")
+def judge_train(kind: str = typer.Option(..., "--kind", help="refusal | harm"),
+                labels: str = typer.Option(..., "--labels", help="xstest-human | xstest-harm | jbb-judge | JSONL"),
+                out: Path = typer.Option(..., "--out", help="weights JSON (load with --judge KIND-learned:FILE)"),
+                holdout: Optional[str] = typer.Option(None, "--holdout", help="comma-separated values of --group-key "
+                                                      "kept out of training and used for calibration"),
+                cv: bool = typer.Option(False, "--cv", help="leave-one-group-out calibration, then fit on all rows"),
+                group_key: str = typer.Option("family", "--group-key", help="row field that defines the groups"),
+                calibrate_on: Optional[str] = typer.Option(None, "--calibrate-on", help="also calibrate on another "
+                                                           "label set (e.g. xstest-harm for a harm judge)"),
+                c: float = typer.Option(1.0, "-C", help="inverse L2 regularisation"),
+                store: bool = typer.Option(False, "--store", help="ship as the packaged KIND-learned judge")):
+    """Train a learned judge (logistic regression on MiniLM + rule features); every calibration is held out."""
+    from importlib import resources
+
+    from .embed import shared_embedder
+    from .judges.calibrate import calibrate, load_labels, save_calibration
+    from .judges.learned import LearnedJudge, cross_validate, fit, items_of, split_rows
+
+    if holdout and cv:
+        raise BadInput("judge train: use --holdout or --cv, not both")
+    rows = load_labels(labels)
+    emb = shared_embedder()
+    cals = []
+    if holdout:
+        train, test = split_rows(rows, holdout.split(","), group_key)
+        groups = sorted({str(r.get(group_key)) for r in train})
+        w = fit(kind, items_of(train), [r["label"] for r in train], emb, C=c,
+                trained_on={"labels": labels, "key": group_key, "groups": groups})
+        cals.append(calibrate(LearnedJudge(w, embedder=emb), rows, data=labels))
+    else:
+        if cv:
+            cals.append(cross_validate(kind, rows, group_key, emb, data=labels, C=c))
+        groups = sorted({str(r.get(group_key)) for r in rows})
+        w = fit(kind, items_of(rows), [r["label"] for r in rows], emb, C=c,
+                trained_on={"labels": labels, "key": group_key, "groups": groups})
+    if calibrate_on:
+        cals.append(calibrate(LearnedJudge(w, embedder=emb), load_labels(calibrate_on), data=calibrate_on))
+    if not cals:
+        out_console.print("[yellow]no held-out calibration (pass --holdout, --cv or --calibrate-on)[/yellow]")
+    w["calibration"] = cals[-1] if cals else None
+    w["calibrations"] = cals
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(w) + "\n", encoding="utf-8")
+    name = f"{kind}-learned"
+    if store:
+        cdir = Path(str(resources.files("safestack.judges"))) / "calibration"
+        (cdir / f"{name}.weights.json").write_text(json.dumps(w) + "\n", encoding="utf-8")
+        if cals:
+            save_calibration(cals[-1], cdir / f"{name}.json")
+    for cal in cals:
+        out_console.print(f"{name} vs {cal['data']} (n={cal['n']}, {cal.get('split', 'held out')}): accuracy "
+                          f"{cal['accuracy']:.3f} {cal['ci95']['accuracy']}, κ {cal['kappa']:.3f}, "
+                          f"confusion {cal['confusion']}")
+    out_console.print(f"weights → {out}")
+
+
 @judge_app.callback()
 def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge", help="refusal | harm | "
                                                                   "llm[:harmbench|strongreject|refusal]"),
@@ -263,6 +323,27 @@ def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge
         for r, v in zip(rows, verdicts):
             f.write(json.dumps({**r, "label": v.label, "score": v.score, "detail": v.detail}, ensure_ascii=False) + "\n")
     out_console.print(f"{sum(v.label for v in verdicts)}/{len(verdicts)} labelled true by '{judge}' → {out}")
+
+
+@app.command()
+def serve(target: str = TargetOpt, host: str = typer.Option("127.0.0.1", "--host"),
+          port: int = typer.Option(8000, "--port"),
+          max_batch: int = typer.Option(16, "--max-batch", help="concurrent requests decoded as one batch"),
+          max_wait_ms: float = typer.Option(10.0, "--max-wait-ms", help="how long a batch waits to fill"),
+          api_key_env: Optional[str] = ApiKeyEnv):
+    """Serve a target as an OpenAI-compatible API (/v1/chat/completions, streaming and not; /v1/models)."""
+    import uvicorn
+
+    from .serve import create_app
+
+    keys = None
+    if api_key_env:
+        if not os.environ.get(api_key_env):
+            raise BadInput(f"--api-key-env {api_key_env}: the variable is not set")
+        keys = {os.environ[api_key_env]}
+    app = create_app(_target(target), max_batch=max_batch, max_wait_ms=max_wait_ms, api_keys=keys)
+    out_console.print(f"serving {target} on http://{host}:{port}/v1 (batches of ≤ {max_batch})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", backlog=4096)
 
 
 @app.command()

@@ -27,8 +27,8 @@ class RedteamSettings:
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
     limit: int | None = 100  # harmful training behaviours (stratified by category); None = all 141
     focus: list[str] = field(default_factory=list)  # categories whose behaviours are all red-teamed (set by rounds)
-    max_new_tokens: int = 48  # rejected replies are cut to 32 tokens for DPO anyway
-    batch_size: int = 32
+    max_new_tokens: int = 32  # rejected replies are cut to 32 tokens for DPO anyway
+    batch_size: int = 64
 
 
 @dataclass
@@ -59,8 +59,10 @@ class RoundSettings:
 class EvalSettings:
     benches: list[str] = field(default_factory=lambda: ["harmbench", "xstest"])
     limit: int | None = None
-    max_new_tokens: int = 48
-    batch_size: int = 32
+    # 32 tokens: re-judging 48-token replies cut to 32 changed no after-training verdict on HarmBench and moved
+    # ASR/over-refusal by ≤ 0.6 pt (benchmarks/bench_gen_length.py); batches of 64 decode ~27 % faster than 32
+    max_new_tokens: int = 32
+    batch_size: int = 64
 
 
 @dataclass

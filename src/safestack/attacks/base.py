@@ -69,7 +69,7 @@ def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *
 
 
 def _load_all() -> None:
-    from . import (crescendo, direct, encoding, injection, manyshot, obfuscation, pair,  # noqa: F401
+    from . import (crescendo, direct, encoding, gcg, injection, manyshot, obfuscation, pair,  # noqa: F401
                    pasttense, persona, suppression, translation)
 
 

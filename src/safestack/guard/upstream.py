@@ -1,9 +1,10 @@
 """Streaming from the proxy's upstream target.
 
 An ``openai:`` target is streamed for real (``stream: true``, server-sent events read as they arrive, through the
-target's own base URL, key and httpx transport). Other targets (``default``, ``hf:``) have no token stream in the
-Target protocol: their complete reply is generated first and then streamed word by word, so the sliding-window
-guard still sees, and can cut, the reply before the client does.
+target's own base URL, key and httpx transport). A target with a ``stream(conversation, params)`` async iterator
+(``default``, ``hf:`` — transformers' TextIteratorStreamer) is streamed token by token as it decodes; closing the
+stream (the guard cut it) stops generation. Any other target's complete reply is streamed word by word, so the
+sliding-window guard still sees, and can cut, the reply before the client does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class UpstreamClients:
 
     def __init__(self, concurrency: int = 256):
         self.clients: dict[int, httpx.AsyncClient] = {}
+        self.batchers: dict[int, object] = {}  # local targets: concurrent requests decoded as one batch
         self.sem = asyncio.Semaphore(concurrency)
 
     def client(self, t: OpenAITarget) -> httpx.AsyncClient:
@@ -40,12 +42,20 @@ class UpstreamClients:
     async def generate(self, target: Target, messages: Sequence[Message], params: GenParams) -> str:
         if isinstance(target, OpenAITarget):
             return await target._one(self.client(target), self.sem, list(messages), params)
-        return (await target.generate([list(messages)], params))[0]
+        b = self.batchers.get(id(target))
+        if b is None:
+            from ..serve.batcher import Batcher
+
+            b = self.batchers[id(target)] = Batcher(target)
+        return await b.generate(messages, params)
 
     async def aclose(self) -> None:
         for c in self.clients.values():
             await c.aclose()
         self.clients.clear()
+        for b in self.batchers.values():
+            await b.aclose()
+        self.batchers.clear()
 
 
 async def stream_reply(target: Target, messages: Sequence[Message], params: GenParams,
@@ -53,6 +63,14 @@ async def stream_reply(target: Target, messages: Sequence[Message], params: GenP
     if isinstance(target, OpenAITarget):
         async for delta in _stream_openai(target, messages, params, clients):
             yield delta
+        return
+    if hasattr(target, "stream"):
+        agen = target.stream(list(messages), params)
+        try:
+            async for delta in agen:
+                yield delta
+        finally:
+            await agen.aclose()
         return
     text = (await target.generate([list(messages)], params))[0]
     words = text.split(" ")

@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Sequence
 
-from . import harm, llm_judge, refusal  # noqa: F401  (registers the built-in judges)
+from . import harm, learned, llm_judge, refusal  # noqa: F401  (registers the built-in judges)
 from .base import JUDGES, Judge, JudgeItem, make_judge
 
 __all__ = ["JUDGES", "Judge", "JudgeItem", "judge_info", "make_judge", "stored_calibration"]

@@ -56,7 +56,7 @@ def judge(name: str, description: str, tags: Sequence[str] = ()):
 
 
 def make_judge(name: str, **kw) -> Judge:
-    from . import harm, llm_judge, refusal  # noqa: F401  (registration)
+    from . import harm, learned, llm_judge, refusal  # noqa: F401  (registration)
 
     if name not in JUDGES:
         raise BadInput(f"unknown judge '{name}' (available: {', '.join(sorted(JUDGES))})")

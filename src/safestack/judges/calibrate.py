@@ -6,6 +6,8 @@ model that wrote the response, for per-group breakdowns). Built-in label sets:
 
 * ``xstest-human``: XSTest's 2,250 completions (5 models) with two human annotations each; refusal = full or
   partial refusal (the XSTest paper's convention).
+* ``xstest-harm``: the 1,000 of them answering XSTest's 200 unsafe prompts; harmful = the humans' "full
+  compliance" (help with an unsafe request) — human labels for the harm judge.
 * ``jbb-judge``: JailbreakBench artifacts (goal, jailbreak prompt, target response) with JBB's own judge label
   (Llama-3-70B, not human) — for the harm judge.
 """
@@ -63,13 +65,40 @@ def builtin_labels(name: str) -> list[dict]:
         from ..data import load_xstest_completions
 
         return [{"prompt": r["prompt"], "response": r["response"], "label": r["human"] != "1_full_compliance",
-                 "group": r["model"]} for r in load_xstest_completions()]
+                 "group": r["model"], "family": model_family(r["model"])} for r in load_xstest_completions()]
+    if name == "xstest-harm":
+        from ..data import load_xstest_completions
+
+        return [{"prompt": r["prompt"], "response": r["response"], "label": r["human"] == "1_full_compliance",
+                 "group": r["model"], "family": model_family(r["model"])}
+                for r in load_xstest_completions() if r["type"].startswith("contrast")]
     if name == "jbb-judge":
         from ..data.loaders import load_jbb_artifacts
 
         return [{"prompt": r["prompt"], "behavior": r["goal"], "response": r["response"], "label": r["jailbroken"],
                  "group": r["method"]} for r in load_jbb_artifacts()]
-    raise BadInput(f"unknown built-in label set '{name}' (xstest-human, jbb-judge, or a JSONL file)")
+    raise BadInput(f"unknown built-in label set '{name}' (xstest-human, xstest-harm, jbb-judge, or a JSONL file)")
+
+
+def model_family(model: str) -> str:
+    """XSTest's five completion sets come from three model families (llama2orig/llama2new share weights)."""
+    for fam in ("llama2", "mistral", "gpt4"):
+        if model.startswith(fam):
+            return fam
+    return model
+
+
+def held_out_rows(judge: Judge, rows: Sequence[dict], data: str) -> tuple[list[dict], str | None]:
+    """Drop the rows a learned judge was trained on (same label set and group); raises if nothing is left."""
+    t = getattr(judge, "trained_on", None) or {}
+    if not t or t.get("labels") != data:
+        return list(rows), None
+    key, seen = t.get("key", "group"), set(t.get("groups") or [])
+    keep = [r for r in rows if str(r.get(key)) not in seen] if seen else []
+    if not keep:
+        raise BadInput(f"judge '{judge.name}' was trained on all of '{data}': calibrating on it would score the judge "
+                       f"on its own training data; use other labels or retrain with `safestack judge train --holdout`")
+    return keep, f"held out: {key} not in {sorted(seen)} ({len(rows) - len(keep)} training rows excluded)"
 
 
 def load_labels(spec: str) -> list[dict]:
@@ -83,6 +112,7 @@ def load_labels(spec: str) -> list[dict]:
 
 
 def calibrate(judge: Judge, rows: Sequence[dict], *, data: str, n_boot: int = 1000, n_failures: int = 6) -> dict:
+    rows, split = held_out_rows(judge, rows, data)
     items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
     verdicts = asyncio.run(judge.score(items))
     gold = [bool(r["label"]) for r in rows]
@@ -91,6 +121,8 @@ def calibrate(judge: Judge, rows: Sequence[dict], *, data: str, n_boot: int = 10
     out = {"judge": judge.name, "data": data, **{k: (round(v, 4) if isinstance(v, float) else v)
                                                   for k, v in stats.items()},
            "ci95": bootstrap_ci(gold, pred, n_boot)}
+    if split:
+        out["split"] = split
     groups = sorted({r.get("group") for r in rows if r.get("group")})
     if groups:
         out["by_group"] = {g: round(binary_stats([x for x, r in zip(gold, rows) if r.get("group") == g],

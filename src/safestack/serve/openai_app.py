@@ -1,7 +1,8 @@
 """An OpenAI-compatible HTTP server in front of any Target (``/v1/models``, ``/v1/chat/completions``).
 
-Used to serve a local or trained model to OpenAI clients and as the base of the guard proxy (#8). Streaming
-responses are sent as server-sent events in OpenAI's chunk format.
+Used to serve a local or trained model to OpenAI clients (``safestack serve``) and as the base of the guard proxy.
+Concurrent non-streaming requests are batched dynamically (serve/batcher.py). Streaming responses are sent as
+server-sent events in OpenAI's chunk format, token by token from targets that can stream (``hf:``, ``default``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def gen_params(req: ChatRequest, default_max_tokens: int = 128) -> GenParams:
 
 
 def create_app(target: Target, *, model_name: str | None = None, api_keys: set[str] | None = None,
-               default_max_tokens: int = 128) -> FastAPI:
+               default_max_tokens: int = 128, max_batch: int = 16, max_wait_ms: float = 10.0) -> FastAPI:
+    from .batcher import Batcher
+
     app = FastAPI(title="safestack OpenAI-compatible server")
+    batcher = Batcher(target, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    app.state.batcher = batcher
     name = model_name or getattr(target, "name", "safestack")
 
     def check_key(authorization: str | None) -> None:
@@ -61,11 +66,13 @@ def create_app(target: Target, *, model_name: str | None = None, api_keys: set[s
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest, request: Request, authorization: str | None = Header(None)) -> Any:
         check_key(authorization)
-        text = (await target.generate([req.messages], gen_params(req, default_max_tokens)))[0]
+        params = gen_params(req, default_max_tokens)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if req.stream:
-            return StreamingResponse(_sse(cid, created, name, text), media_type="text/event-stream")
+            return StreamingResponse(_sse(cid, created, name, target, req.messages, params),
+                                     media_type="text/event-stream")
+        text = await batcher.generate(req.messages, params)
         return JSONResponse(completion_body(cid, created, name, text))
 
     return app
@@ -89,10 +96,11 @@ def error_body(message: str, type_: str = "invalid_request_error", code: str | N
     return {"error": {"message": message, "type": type_, "code": code}}
 
 
-def _sse(cid: str, created: int, model: str, text: str):
+async def _sse(cid: str, created: int, model: str, target: Target, messages, params: GenParams):
+    from ..guard.upstream import stream_reply
+
     yield sse_chunk(cid, created, model, {"role": "assistant", "content": ""})
-    words = text.split(" ")
-    for i, w in enumerate(words):
-        yield sse_chunk(cid, created, model, {"content": w if i == 0 else " " + w})
+    async for delta in stream_reply(target, messages, params):
+        yield sse_chunk(cid, created, model, {"content": delta})
     yield sse_chunk(cid, created, model, {}, "stop")
     yield "data: [DONE]\n\n"

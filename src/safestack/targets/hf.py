@@ -110,6 +110,58 @@ class HFTarget:
     async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
         return await asyncio.to_thread(self.generate_sync, list(conversations), params)
 
+    async def stream(self, conversation: Sequence[Message], params: GenParams):
+        """Yield the reply's text as it is decoded (transformers' TextIteratorStreamer; generation runs in a
+        thread). Stop strings end the stream; closing the iterator early stops generation at the next token."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        stop_flag = threading.Event()
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kw):
+                return stop_flag.is_set()
+
+        enc = self.tokenizer([self.render(conversation)], return_tensors="pt", truncation=True,
+                             max_length=self.max_input_tokens, add_special_tokens=False).to(self.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id, streamer=streamer,
+                  stopping_criteria=StoppingCriteriaList([_Stop()]))
+        if params.temperature > 0:
+            kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        else:
+            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+
+        def work():
+            with self._lock, torch.no_grad():
+                if params.temperature > 0:
+                    torch.manual_seed(params.seed)
+                self.model.generate(**enc, **kw)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        it = iter(streamer)
+        done, text, sent = object(), "", 0
+        try:
+            while True:
+                piece = await asyncio.to_thread(next, it, done)
+                if piece is done:
+                    break
+                text += piece
+                if sent == 0:
+                    text = text.lstrip()
+                cut = min((text.find(st) for st in params.stop if st in text), default=-1)
+                # like generate(): no leading/trailing whitespace, nothing from a stop string on
+                end = len(text[:cut].rstrip()) if cut >= 0 else len(text.rstrip())
+                if end > sent:
+                    yield text[sent:end]
+                    sent = end
+                if cut >= 0:
+                    break
+        finally:
+            stop_flag.set()
+            await asyncio.to_thread(thread.join)
+
     def loglik_sync(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
         """Σ log p(continuation tokens | rendered chat context) and the token count, in left-padded batches.
 

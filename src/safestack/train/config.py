@@ -48,11 +48,15 @@ class DPOSettings:
     # TRL turns activation (gradient) checkpointing on by default: it saves memory by recomputing the forward in
     # the backward pass — ~20 % slower, and a 135M model does not need the memory. Turn it on for large models.
     activation_checkpointing: bool = False
+    # batches of similar length (sorted, then the batch order shuffled): a random batch of preference pairs is
+    # ~40 % padding, which costs as much compute as real tokens
+    length_grouped: bool = True
     save_steps: int = 25
     logging_steps: int = 5
     seed: int = 0
     device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    # LoRA on the top 8 of SmolLM2's 30 layers: the frozen 22 below are computed once per sequence (frozen cache)
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(top_layers=8))
 
 
 def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") -> C:

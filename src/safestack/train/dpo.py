@@ -39,6 +39,25 @@ def truncate_rejected(row: dict, tok, n: int) -> dict:
     return {**row, "rejected": msgs}
 
 
+def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list[int]:
+    """Indices sorted by length, cut into batches, the batches shuffled (seeded): each batch holds similar lengths
+    (little padding) while the order over batches stays random."""
+    import random
+
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    random.Random(seed).shuffle(batches)
+    return [i for b in batches for i in b]
+
+
+def pair_length(row: dict, tok) -> int:
+    """Tokens of the longer of prompt+chosen and prompt+rejected (the padded width this pair needs)."""
+    prompt = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+    n = len(tok(prompt, add_special_tokens=False).input_ids)
+    return n + max(len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1
+                   for k in ("chosen", "rejected"))
+
+
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
               *, callbacks: list | None = None, log=print) -> dict:
     """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present)."""
@@ -61,6 +80,9 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16)
     if cfg.max_rejected_tokens:
         rows = [truncate_rejected(r, tok, cfg.max_rejected_tokens) for r in rows]
+    if cfg.length_grouped and len(rows) > cfg.batch_size:
+        lengths = [pair_length(r, tok) for r in rows]
+        rows = [rows[i] for i in length_grouped_order(lengths, cfg.batch_size * cfg.grad_accum, cfg.seed)]
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
@@ -74,6 +96,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         seed=cfg.seed, report_to=[], use_cpu=on_cpu, bf16=not on_cpu and torch.cuda.is_available(),
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
         activation_checkpointing=cfg.activation_checkpointing,
+        train_sampling_strategy="sequential" if cfg.length_grouped else "random",
     )
     peft_cfg = None
     if cfg.lora.enabled:
