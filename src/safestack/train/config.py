@@ -55,8 +55,7 @@ class DPOSettings:
     logging_steps: int = 5
     seed: int = 0
     device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
-    # LoRA on the top 8 of SmolLM2's 30 layers: the frozen 22 below are computed once per sequence (frozen cache)
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(top_layers=8))
+    lora: LoraSettings = field(default_factory=LoraSettings)
 
 
 def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") -> C:
