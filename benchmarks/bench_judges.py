@@ -1,4 +1,4 @@
-"""Judge throughput: judging 1,000 responses (refusal + harm) on 2 CPU cores.
+"""Judge throughput: judging 1,000 responses (rule/embedding and learned judges) on 2 CPU cores.
 
 Usage: python benchmarks/bench_judges.py → benchmarks/results.json["judges"]
 """
@@ -19,7 +19,7 @@ def main() -> None:
     rows = load_xstest_completions()[:1000]
     items = [JudgeItem(prompt=r["prompt"], response=r["response"]) for r in rows]
     out = {"n": len(items)}
-    for name in ("refusal", "harm"):
+    for name in ("refusal", "harm", "refusal-learned", "harm-learned"):
         j = make_judge(name)
         asyncio.run(j.score(items[:8]))  # load models
         if hasattr(j, "embedder"):

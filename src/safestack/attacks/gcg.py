@@ -8,7 +8,7 @@ tokens is appended to the request and optimised so the model's reply starts with
     L(s) = −Σ_t log p(y_t | x ⊕ s ⊕ template, y_<t)            y = target tokens, s = suffix tokens
     g = ∇_{e_s} L ∈ R^{suffix_len × V}                          e_s = one-hot rows of the suffix tokens
     candidates: for each of ``n_candidates``, one random position i gets a random token from top-k(−g_i)
-    s ← argmin_candidates L                                       (one batched forward pass)
+    s ← argmin_candidates L      (batched forward passes over [suffix ⊕ template ⊕ target] on the cached prefix)
 
 Every ``check_every`` steps (and at the end) the target generates from the current prompt *as text* — what an
 attacker could send through an API — and the harm judge decides; the search stops at the first harmful reply.
@@ -78,9 +78,27 @@ class _Problem:
         self.suffix = suffix_ids.to(dev)
         self.torch = torch
 
+    def prefix_kv(self, model):
+        """Per-layer (keys, values) of ``before`` — computed once per problem."""
+        if getattr(self, "_kv", None) is None:
+            with self.torch.no_grad():
+                cache = model(input_ids=self.before.unsqueeze(0), use_cache=True).past_key_values
+            self._kv = [(layer.keys, layer.values) for layer in cache.layers]
+        return self._kv
+
     def ids(self, suffix):
         return self.torch.cat([self.before, suffix, self.after, self.target])
 
+
+
+def _expand_cache(model, kv, n: int):
+    """A fresh DynamicCache holding the prefix's keys/values for a batch of ``n`` (forward passes append to it)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    for i, (k, v) in enumerate(kv):
+        cache.update(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous(), i)
+    return cache
 
 
 def suffix_loss(model, prob: _Problem, suffix=None) -> float:
@@ -120,12 +138,14 @@ def gcg_step(model, prob: _Problem, allowed, *, topk: int, n_candidates: int, rn
     pick = torch.randint(0, topk, (n_candidates,), generator=g)
     cands[torch.arange(n_candidates), pos.to(cands.device)] = top[pos, pick]
     losses = []
+    kv = prob.prefix_kv(model)  # the shared prefix (system prompt + request) is encoded once, not per candidate
     with torch.no_grad():
         for s in range(0, n_candidates, chunk):
             c = cands[s:s + chunk]
             n = len(c)
-            ids = torch.cat([prob.before.repeat(n, 1), c, prob.after.repeat(n, 1), prob.target.repeat(n, 1)], dim=1)
-            lg = model(input_ids=ids, logits_to_keep=T_y + 1).logits[:, :-1]  # [n, T_y, V]
+            ids = torch.cat([c, prob.after.repeat(n, 1), prob.target.repeat(n, 1)], dim=1)
+            lg = model(input_ids=ids, past_key_values=_expand_cache(model, kv, n),
+                       logits_to_keep=T_y + 1).logits[:, :-1]  # [n, T_y, V]
             losses.append(F.cross_entropy(lg.transpose(1, 2), prob.target.repeat(n, 1), reduction="none").mean(1))
     losses = torch.cat(losses)
     b = int(losses.argmin())
