@@ -1,10 +1,12 @@
 """PII detection and redaction: emails, phone numbers, payment cards (Luhn-checked), IBANs (ISO 13616 mod-97
-checked), US SSNs (invalid area/group/serial ranges excluded), IPv4 addresses, and — by rules, because no offline
-NER model is available here — street addresses and person names.
+checked), US SSNs (invalid area/group/serial ranges excluded), IPv4 addresses, street addresses and person names.
 
-Names are found only with a cue: an honorific (``Dr. Jane Roe``), an introduction (``my name is …``,
+Names and addresses come from a real NER model when one is configured (``ner``: ``hf:<path>`` — any transformers
+token-classification model, e.g. dslim/bert-base-NER — or ``spacy:<model>``; both local, nothing is downloaded) and
+otherwise from rules: a name needs a cue — an honorific (``Dr. Jane Roe``), an introduction (``my name is …``,
 ``name: …``, ``Dear …``, ``signed, …``), or a first name from a list of common given names followed by a
-capitalised surname. This misses names without such cues and is documented as a heuristic, not NER.
+capitalised surname. The rules miss names without such cues: a heuristic, not NER. (No NER model can be fetched on
+the machine safestack is developed on, so the packaged default is the rules.)
 """
 
 from __future__ import annotations
@@ -83,9 +85,74 @@ def ssn_ok(area: str, group: str, serial: str) -> bool:
     return a not in (0, 666) and a < 900 and group != "00" and serial != "0000"
 
 
-def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[PIIMatch]:
-    """All PII spans, longest first where they overlap (a card number is not also reported as a phone)."""
+# NER entity labels → PII kinds (CoNLL, OntoNotes/spaCy and common PII-model label sets)
+NER_KINDS = {"PER": "name", "PERSON": "name", "NAME": "name", "LOC": "address", "GPE": "address",
+             "FAC": "address", "ADDRESS": "address", "STREET_ADDRESS": "address"}
+
+
+class HFNER:
+    """A transformers token-classification model (local path) as a PII span finder."""
+
+    def __init__(self, path: str, min_score: float = 0.5, device: str = "cpu"):
+        from pathlib import Path
+
+        from transformers import pipeline
+
+        from ..errors import BadInput
+
+        if not Path(path).exists():
+            raise BadInput(f"pii ner hf:{path}: no such model directory (give a local token-classification model)")
+        self.pipe = pipeline("token-classification", model=path, tokenizer=path, aggregation_strategy="simple",
+                             device=device)
+        self.min_score = min_score
+
+    def __call__(self, text: str) -> list[PIIMatch]:
+        out = []
+        for e in self.pipe(text):
+            kind = NER_KINDS.get(str(e.get("entity_group", "")).upper())
+            if kind and float(e["score"]) >= self.min_score and e["end"] > e["start"]:
+                out.append(PIIMatch(kind, int(e["start"]), int(e["end"]), text[e["start"]:e["end"]]))
+        return out
+
+
+class SpacyNER:
+    def __init__(self, model: str):
+        from ..errors import BadInput
+
+        try:
+            import spacy  # type: ignore
+        except ImportError:
+            raise BadInput("pii ner spacy:…: spaCy is not installed (pip install spacy and a model)") from None
+        try:
+            self.nlp = spacy.load(model)
+        except OSError as e:
+            raise BadInput(f"pii ner spacy:{model}: cannot load the model ({e})") from None
+
+    def __call__(self, text: str) -> list[PIIMatch]:
+        return [PIIMatch(NER_KINDS[e.label_], e.start_char, e.end_char, e.text) for e in self.nlp(text).ents
+                if e.label_ in NER_KINDS]
+
+
+def load_ner(spec: str | None):
+    """``None`` (rules only) | ``hf:<path>`` | ``spacy:<model>``."""
+    from ..errors import BadInput
+
+    if not spec:
+        return None
+    kind, _, arg = spec.partition(":")
+    if kind == "hf" and arg:
+        return HFNER(arg)
+    if kind == "spacy" and arg:
+        return SpacyNER(arg)
+    raise BadInput(f"pii ner '{spec}': expected hf:<local model path> or spacy:<model>")
+
+
+def find_pii(text: str, kinds: frozenset[str] | None = None, ner=None) -> list[PIIMatch]:
+    """All PII spans, longest first where they overlap (a card number is not also reported as a phone). ``ner``
+    (see ``load_ner``) adds the names and addresses a model finds."""
     found: list[PIIMatch] = []
+    if ner is not None and text.strip():
+        found += [m for m in ner(text) if kinds is None or m.kind in kinds]
 
     def add(kind: str, m: re.Match, group: int = 0) -> None:
         if kinds is None or kind in kinds:

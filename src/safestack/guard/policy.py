@@ -18,7 +18,7 @@ from ..errors import BadInput
 from ..records import Message
 from .classifier import GuardClassifier
 from .injection import InjectionDetector
-from .pii import find_pii, redact
+from .pii import find_pii, load_ner, redact
 
 Action = Literal["block", "flag", "allow"]
 PIIAction = Literal["redact", "block", "flag", "allow"]
@@ -44,6 +44,7 @@ class GuardConfig:
     category_actions: dict[str, Action] = field(default_factory=dict)  # per taxonomy category, overrides
     input_pii: PIIAction = "allow"
     output_pii: PIIAction = "redact"
+    pii_ner: str | None = None  # names/addresses by a local NER model: hf:<path> | spacy:<model>; None = rules
     check_documents: bool = True
     window_chars: int = 400  # streaming: the output head scores the last window_chars characters…
     stride_chars: int = 80  # …every stride_chars new characters
@@ -123,6 +124,7 @@ class Guard:
                 raise BadInput(f"thresholds.{head}: unknown head (known: {', '.join(classifier.heads)})")
             classifier.heads[head].threshold = float(t)
         self.injection = injection or InjectionDetector(classifier)
+        self.ner = load_ner(cfg.pii_ner)
 
     def _action_for(self, category: str | None, default: str) -> str:
         return self.cfg.category_actions.get(category or "", default)
@@ -150,7 +152,7 @@ class Guard:
             d.action = self._action_for(d.category, self.cfg.input_action)
         out = list(messages)
         if self.cfg.input_pii != "allow" and d.action != "block":
-            found = {m.content: find_pii(m.content) for m in messages if m.role in ("user", "tool")}
+            found = {m.content: find_pii(m.content, ner=self.ner) for m in messages if m.role in ("user", "tool")}
             kinds = sorted({p.kind for ps in found.values() for p in ps})
             if kinds:
                 d.pii = kinds
@@ -172,7 +174,7 @@ class Guard:
             d.action = self._action_for(d.category, self.cfg.output_action)
         if d.action == "block":
             return d, self.cfg.refusal
-        found = find_pii(text)
+        found = find_pii(text, ner=self.ner)
         if found and self.cfg.output_pii != "allow":
             d.pii = sorted({p.kind for p in found})
             if _SEVERITY[self.cfg.output_pii] > _SEVERITY[d.action]:
@@ -223,7 +225,7 @@ class StreamGuard:
             return ""
         seg_start = self.released
         pending = self.text[seg_start:]
-        found = find_pii(pending) if self.cfg.output_pii != "allow" else []
+        found = find_pii(pending, ner=self.g.ner) if self.cfg.output_pii != "allow" else []
         for p in found:  # never cut through a PII span
             if p.start < upto - seg_start < p.end:
                 upto = seg_start + p.start
