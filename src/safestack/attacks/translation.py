@@ -68,7 +68,9 @@ for _code, _language in LANGUAGES.items():
 
 def target_translator(target: Target, params: GenParams | None = None) -> Translator:
     """A translator that asks ``target`` (the target itself or an attacker model) to translate. Works inside or
-    outside a running event loop (the call is made on a worker thread); results are cached per (text, lang)."""
+    outside a running event loop (the call is made on a worker thread); results are cached per (text, lang). The reply
+    is capped at 4 tokens per source word + 32 (≤ ``params.max_new_tokens``): a small model that starts repeating
+    itself would otherwise run to the cap on every prompt."""
     params = params or GenParams(max_new_tokens=512)
     cache: dict[tuple[str, str], str] = {}
 
@@ -77,8 +79,9 @@ def target_translator(target: Target, params: GenParams | None = None) -> Transl
             prompt = (f"Translate the following text into {LANGUAGES.get(lang, lang)}. Output only the "
                       f"translation, nothing else.\n\n{text}")
             conv = [user(prompt)]
+            p = params.with_(max_new_tokens=min(params.max_new_tokens, 4 * len(text.split()) + 32))
             with ThreadPoolExecutor(max_workers=1) as pool:
-                cache[(text, lang)] = pool.submit(asyncio.run, target.generate(conv, params)).result()[0]
+                cache[(text, lang)] = pool.submit(asyncio.run, target.generate(conv, p)).result()[0]
         return cache[(text, lang)]
 
     return translate
