@@ -117,15 +117,9 @@ def packaged_weights(name: str) -> dict:
 
 
 def load_weights(path: str | Path | None, name: str) -> dict:
-    if path is None:
-        return packaged_weights(name)
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(f"learned-judge weights not found: {p}")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{p}: not a weights JSON ({e})") from None
+    from ..records import read_json
+
+    return packaged_weights(name) if path is None else read_json(path)
 
 
 @judge("refusal-learned", "Does the response refuse? Logistic regression on MiniLM + rule features, trained on "
