@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,33 +21,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 from _results import save  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench_guard import _wait  # noqa: E402
+from conftest import free_port  # noqa: E402
 
 
 def start_server(max_batch: int) -> tuple[subprocess.Popen, str]:
-    import httpx
-
     port = free_port()
     exe = Path(sys.executable).parent / "safestack"
     proc = subprocess.Popen([str(exe), "serve", "--target", "default", "--port", str(port), "--max-batch",
                              str(max_batch), "--max-wait-ms", "15"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    try:
+        _wait(url + "/healthz")
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def main() -> None:

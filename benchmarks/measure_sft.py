@@ -17,23 +17,9 @@ from _results import save  # noqa: E402
 
 
 def nll(model_dir: str, rows) -> float:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from safestack.train.sft import chosen_nll
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    tot = n = 0.0
-    for r in rows:
-        prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-        ids = tok(prompt + r["chosen"][0]["content"], return_tensors="pt").input_ids[:, :256]
-        k = len(tok(prompt).input_ids)
-        with torch.no_grad():
-            lp = m(ids).logits[0, :-1].log_softmax(-1)
-        tgt = ids[0, 1:]
-        t = lp[torch.arange(len(tgt)), tgt][k - 1:]
-        tot -= t.sum().item()
-        n += len(t)
-    return round(tot / n, 4)
+    return round(chosen_nll(model_dir, rows, max_tokens=256), 4)
 
 
 def refusal_rate(model_dir: str, prompts) -> float:

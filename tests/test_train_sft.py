@@ -1,31 +1,10 @@
 import json
 
 import pytest
-import torch
 
 from safestack.errors import BadInput
 from safestack.train.config import LoraSettings, SFTSettings, from_dict
-from safestack.train.sft import load_sft_rows, train_sft
-
-
-def _nll(model_dir, rows):
-    """mean NLL per completion token of the target replies."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    tot, n = 0.0, 0
-    for r in rows:
-        prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-        ids = tok(prompt + r["chosen"][0]["content"], return_tensors="pt").input_ids
-        k = len(tok(prompt).input_ids)
-        with torch.no_grad():
-            lp = m(ids).logits[0, :-1].log_softmax(-1)
-        tgt = ids[0, 1:]
-        tok_lp = lp[torch.arange(len(tgt)), tgt][k - 1:]
-        tot -= tok_lp.sum().item()
-        n += len(tok_lp)
-    return tot / n
+from safestack.train.sft import chosen_nll, load_sft_rows, train_sft
 
 
 def _pairs(tmp_path, n=8):
@@ -39,14 +18,14 @@ def _pairs(tmp_path, n=8):
 
 def test_sft_lora_lowers_loss_on_chosen_and_resumes(tmp_path, tiny_dir):
     data, rows = _pairs(tmp_path)
-    before = _nll(tiny_dir, rows)
+    before = chosen_nll(tiny_dir, rows)
     cfg = SFTSettings(max_steps=4, batch_size=4, learning_rate=1e-2, save_steps=2, logging_steps=1,
                       lora=LoraSettings(r=8, alpha=16))
     info = train_sft(str(tiny_dir), data, tmp_path / "out", cfg, log=lambda *a: None)
     assert info["steps"] == 4
     losses = [h["loss"] for h in info["history"]]
     assert losses[-1] < losses[0]
-    after = _nll(tmp_path / "out" / "model", rows)
+    after = chosen_nll(tmp_path / "out" / "model", rows)
     assert after < before - 0.5, (before, after)
     # resumable: a longer run picks up the last checkpoint (step 4) and only does the remaining steps
     cfg.max_steps = 6
@@ -62,7 +41,7 @@ def test_sft_full_finetune_without_lora(tmp_path, tiny_dir):
                       lora=LoraSettings(enabled=False))
     info = train_sft(str(tiny_dir), data, tmp_path / "out", cfg, log=lambda *a: None)
     assert info["history"][-1]["loss"] < info["history"][0]["loss"]
-    assert _nll(tmp_path / "out" / "model", rows) < _nll(tiny_dir, rows)
+    assert chosen_nll(tmp_path / "out" / "model", rows) < chosen_nll(tiny_dir, rows)
 
 
 def test_sft_rows_formats_and_bad_input(tmp_path):

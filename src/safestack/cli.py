@@ -260,38 +260,36 @@ def judge_train(kind: str = typer.Option(..., "--kind", help="refusal | harm"),
     from importlib import resources
 
     from .embed import shared_embedder
-    from .judges.calibrate import calibrate, load_labels, save_calibration
-    from .judges.learned import LearnedJudge, cross_validate, fit, items_of, split_rows
+    from .judges.calibrate import calibrate, items_of, load_labels, save_calibration
+    from .judges.learned import LearnedJudge, cross_validate, fit, split_rows
 
     if holdout and cv:
         raise BadInput("judge train: use --holdout or --cv, not both")
     rows = load_labels(labels)
     emb = shared_embedder()
     cals = []
+    train = rows
     if holdout:
-        train, test = split_rows(rows, holdout.split(","), group_key)
-        groups = sorted({str(r.get(group_key)) for r in train})
-        w = fit(kind, items_of(train), [r["label"] for r in train], emb, C=c,
-                trained_on={"labels": labels, "key": group_key, "groups": groups})
+        train = split_rows(rows, holdout.split(","), group_key)[0]
+    elif cv:
+        cals.append(cross_validate(kind, rows, group_key, emb, data=labels, C=c))
+    w = fit(kind, items_of(train), [r["label"] for r in train], emb, C=c,
+            trained_on={"labels": labels, "key": group_key, "groups": sorted({str(r.get(group_key)) for r in train})})
+    if holdout:  # calibrate() keeps only the held-out rows (the weights record which groups they trained on)
         cals.append(calibrate(LearnedJudge(w, embedder=emb), rows, data=labels))
-    else:
-        if cv:
-            cals.append(cross_validate(kind, rows, group_key, emb, data=labels, C=c))
-        groups = sorted({str(r.get(group_key)) for r in rows})
-        w = fit(kind, items_of(rows), [r["label"] for r in rows], emb, C=c,
-                trained_on={"labels": labels, "key": group_key, "groups": groups})
     if calibrate_on:
         cals.append(calibrate(LearnedJudge(w, embedder=emb), load_labels(calibrate_on), data=calibrate_on))
     if not cals:
         out_console.print("[yellow]no held-out calibration (pass --holdout, --cv or --calibrate-on)[/yellow]")
     w["calibration"] = cals[-1] if cals else None
     w["calibrations"] = cals
+    text = json.dumps(w) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(w) + "\n", encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
     name = f"{kind}-learned"
     if store:
         cdir = Path(str(resources.files("safestack.judges"))) / "calibration"
-        (cdir / f"{name}.weights.json").write_text(json.dumps(w) + "\n", encoding="utf-8")
+        (cdir / f"{name}.weights.json").write_text(text, encoding="utf-8")
         if cals:
             save_calibration(cals[-1], cdir / f"{name}.json")
     for cal in cals:
@@ -311,13 +309,12 @@ def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge
         return
     if not (judge and inp and out):
         raise BadInput("judge: --judge, --in and --out are required (or use `safestack judge calibrate`)")
-    from .judges import JudgeItem
+    from .judges.calibrate import items_of
     from .records import read_jsonl
 
     j = _make_judge(judge, judge_target, api_key_env)
     rows = read_jsonl(inp, required=("prompt", "response"))
-    items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
-    verdicts = asyncio.run(j.score(items))
+    verdicts = asyncio.run(j.score(items_of(rows)))
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as f:
         for r, v in zip(rows, verdicts):

@@ -27,7 +27,7 @@ from typing import Sequence
 from ..records import Sample, user
 from ..targets.base import GenParams, Target
 from .base import attack
-from .interactive import Episode, goal_of, judge_goals
+from .interactive import Episode, goal_of, improves, judge_goals
 
 _TAGS = ("OWASP:LLM01", "white-box", "optimisation", "suffix")
 INIT = "! ! ! ! ! ! ! ! ! ! ! ! ! ! ! ! ! ! ! !"
@@ -88,7 +88,6 @@ class _Problem:
 
     def ids(self, suffix):
         return self.torch.cat([self.before, suffix, self.after, self.target])
-
 
 
 def _expand_cache(model, kv, n: int):
@@ -197,7 +196,7 @@ class GCG:
                     v = (await judge_goals(judge, [goal], [prompt], [reply]))[0]
                     queries += 1
                     entry.update(prompt=prompt[-300:], score=v.score, harmful=v.label)
-                    if best_ep is None or v.score > (best_ep.verdict.score if best_ep.verdict else -1) or v.label:
+                    if improves(best_ep, v):
                         best_ep = Episode(sample, user(prompt), reply, v, queries,
                                           success_turn=queries if v.label else None)
                     if v.label:
@@ -225,7 +224,7 @@ class GCG:
                 ep = best.get(i)
                 trace = (ep.trace if ep else []) + [{"transfer": k + 1, "prompt": p[-300:], "score": v.score,
                                                      "harmful": v.label}]
-                if ep is None or v.label or v.score > (ep.verdict.score if ep.verdict else -1):
+                if improves(ep, v):
                     ep = Episode(samples[i], user(p), r, v, k + 1, success_turn=k + 1 if v.label else None)
                 ep.queries, ep.trace = k + 1, trace
                 best[i] = ep

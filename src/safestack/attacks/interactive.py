@@ -50,5 +50,15 @@ async def judge_goals(judge: Judge, goals: Sequence[str], prompts: Sequence[str]
     return await judge.score([JudgeItem(prompt=p, response=r, behavior=g) for g, p, r in zip(goals, prompts, responses)])
 
 
+def improves(best: Episode | None, v: Verdict) -> bool:
+    """Does a reply judged ``v`` replace the episode kept so far? Until a harmful reply is found, a harmful or
+    higher-scoring one does; the first harmful episode is kept."""
+    if best is None:
+        return True
+    if best.verdict is not None and best.verdict.label:
+        return False
+    return v.label or v.score > (best.verdict.score if best.verdict else -1)
+
+
 def goal_of(s: Sample) -> str:
     return s.meta.get("behavior", s.prompt)

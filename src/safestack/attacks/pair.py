@@ -16,7 +16,7 @@ from typing import Sequence
 from ..records import Message, Sample, user
 from ..targets.base import GenParams, Target
 from .base import attack
-from .interactive import Episode, goal_of, judge_goals
+from .interactive import Episode, goal_of, improves, judge_goals
 
 _TAGS = ("OWASP:LLM01", "attacker-llm", "iterative")
 
@@ -71,8 +71,7 @@ class PAIR:
                 queries = (ep.queries if ep else 0) + 1
                 trace = (ep.trace if ep else []) + [{"iter": it, "stream": sk[1], "prompt": p[:300],
                                                      "score": v.score, "harmful": v.label}]
-                if ep is None or (v.label and not (ep.verdict and ep.verdict.label)) or \
-                        (v.score > (ep.verdict.score if ep.verdict else -1) and not (ep.verdict and ep.verdict.label)):
+                if improves(ep, v):
                     ep = Episode(samples[i], user(p), r, v, queries, success_turn=it if v.label else None)
                 ep.queries, ep.trace = queries, trace
                 best[i] = ep

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadInput
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}\b"
@@ -94,11 +97,7 @@ class HFNER:
     """A transformers token-classification model (local path) as a PII span finder."""
 
     def __init__(self, path: str, min_score: float = 0.5, device: str = "cpu"):
-        from pathlib import Path
-
         from transformers import pipeline
-
-        from ..errors import BadInput
 
         if not Path(path).exists():
             raise BadInput(f"pii ner hf:{path}: no such model directory (give a local token-classification model)")
@@ -117,8 +116,6 @@ class HFNER:
 
 class SpacyNER:
     def __init__(self, model: str):
-        from ..errors import BadInput
-
         try:
             import spacy  # type: ignore
         except ImportError:
@@ -135,8 +132,6 @@ class SpacyNER:
 
 def load_ner(spec: str | None):
     """``None`` (rules only) | ``hf:<path>`` | ``spacy:<model>``."""
-    from ..errors import BadInput
-
     if not spec:
         return None
     kind, _, arg = spec.partition(":")

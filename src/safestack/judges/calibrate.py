@@ -111,16 +111,23 @@ def load_labels(spec: str) -> list[dict]:
     return builtin_labels(spec)
 
 
+def items_of(rows: Sequence[dict]) -> list[JudgeItem]:
+    """Rows {"prompt", "response", "behavior"?} → judge items."""
+    return [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
+
+
+def rounded(stats: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
+
+
 def calibrate(judge: Judge, rows: Sequence[dict], *, data: str, n_boot: int = 1000, n_failures: int = 6) -> dict:
     rows, split = held_out_rows(judge, rows, data)
-    items = [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
+    items = items_of(rows)
     verdicts = asyncio.run(judge.score(items))
     gold = [bool(r["label"]) for r in rows]
     pred = [v.label for v in verdicts]
     stats = binary_stats(gold, pred)
-    out = {"judge": judge.name, "data": data, **{k: (round(v, 4) if isinstance(v, float) else v)
-                                                  for k, v in stats.items()},
-           "ci95": bootstrap_ci(gold, pred, n_boot)}
+    out = {"judge": judge.name, "data": data, **rounded(stats), "ci95": bootstrap_ci(gold, pred, n_boot)}
     if split:
         out["split"] = split
     groups = sorted({r.get("group") for r in rows if r.get("group")})

@@ -29,6 +29,7 @@ from ..embed import LazyEmbedder
 from ..errors import BadInput
 from ..records import Verdict
 from .base import JudgeItem, judge
+from .calibrate import items_of
 from .harm import RESPONSE_CHARS, substance
 from .refusal import classify
 
@@ -86,23 +87,17 @@ class LearnedJudge(LazyEmbedder):
         self.calibration = weights.get("calibration")
         self._embedder = embedder
 
-    def proba(self, items: Sequence[JudgeItem]) -> np.ndarray:
-        X = featurize(self.kind, items, self.embedder)
-        if X.shape[1] != self.w.shape[0]:
-            raise BadInput(f"learned judge '{self.name}': {X.shape[1]} features, weights for {self.w.shape[0]}")
-        z = X @ self.w + self.b
-        return 1.0 / (1.0 + np.exp(-z))
-
     def score_sync(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         if not items:
             return []
-        p = self.proba(items)
-        out = []
-        for it, pi in zip(items, p):
-            cls = classify(it.response)[0]
-            out.append(Verdict(judge=self.name, label=bool(pi >= self.threshold), score=round(float(pi), 4),
-                               detail=f"p={float(pi):.3f}; rules={cls}"))
-        return out
+        X = featurize(self.kind, items, self.embedder)
+        if X.shape[1] != self.w.shape[0]:
+            raise BadInput(f"learned judge '{self.name}': {X.shape[1]} features, weights for {self.w.shape[0]}")
+        p = 1.0 / (1.0 + np.exp(-(X @ self.w + self.b)))
+        d = self.embedder.dim  # the rule class one-hot follows the reply embedding
+        cls = X[:, d:d + len(_CLASSES)].argmax(axis=1)
+        return [Verdict(judge=self.name, label=bool(pi >= self.threshold), score=round(float(pi), 4),
+                        detail=f"p={float(pi):.3f}; rules={_CLASSES[c]}") for pi, c in zip(p, cls)]
 
     async def score(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         return self.score_sync(items)
@@ -145,14 +140,10 @@ def split_rows(rows: Sequence[dict], holdout: Sequence[str], key: str) -> tuple[
     return [r for r in rows if str(r.get(key)) not in hold], [r for r in rows if str(r.get(key)) in hold]
 
 
-def items_of(rows: Sequence[dict]) -> list[JudgeItem]:
-    return [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
-
-
 def cross_validate(kind: str, rows: Sequence[dict], key: str, embedder, *, data: str, C: float = 1.0) -> dict:
     """Leave-one-group-out: every row is predicted by a judge that never saw its group (e.g. its model family).
     Returns pooled held-out statistics plus each fold's."""
-    from .calibrate import binary_stats, bootstrap_ci
+    from .calibrate import binary_stats, bootstrap_ci, rounded
 
     groups = sorted({str(r.get(key)) for r in rows})
     if len(groups) < 2:
@@ -173,5 +164,4 @@ def cross_validate(kind: str, rows: Sequence[dict], key: str, embedder, *, data:
     return {"judge": f"{kind}-learned", "data": data,
             "split": f"leave-one-{key}-out over {', '.join(groups)}: each row judged by a model trained without "
                      f"its {key}",
-            **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items()},
-            "ci95": bootstrap_ci(gold_all, pred_all), "by_heldout": folds}
+            **rounded(s), "ci95": bootstrap_ci(gold_all, pred_all), "by_heldout": folds}

@@ -81,6 +81,17 @@ class HFTarget:
             return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         return "\n".join(f"{m['role']}: {m['content']}" for m in msgs) + "\nassistant:"
 
+    def _decode_kwargs(self, params: GenParams) -> dict:
+        """``generate()`` options for ``params``: greedy, or sampling seeded with ``params.seed`` (seeds torch now,
+        so call it right before generating)."""
+        import torch
+
+        kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if params.temperature > 0:
+            torch.manual_seed(params.seed)
+            return {**kw, "do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+        return {**kw, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
     def generate_sync(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
         import torch
 
@@ -93,13 +104,7 @@ class HFTarget:
                 enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                                      truncation=True, max_length=self.max_input_tokens,
                                      add_special_tokens=False).to(self.device)
-                kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
-                if params.temperature > 0:
-                    torch.manual_seed(params.seed)
-                    kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-                else:
-                    kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-                gen = self.model.generate(**enc, **kw)
+                gen = self.model.generate(**enc, **self._decode_kwargs(params))
                 replies = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
                 for i, r in zip(idx, replies):
                     for st in params.stop:
@@ -125,18 +130,11 @@ class HFTarget:
         enc = self.tokenizer([self.render(conversation)], return_tensors="pt", truncation=True,
                              max_length=self.max_input_tokens, add_special_tokens=False).to(self.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        kw = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id, streamer=streamer,
-                  stopping_criteria=StoppingCriteriaList([_Stop()]))
-        if params.temperature > 0:
-            kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-        else:
-            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
 
         def work():
             with self._lock, torch.no_grad():
-                if params.temperature > 0:
-                    torch.manual_seed(params.seed)
-                self.model.generate(**enc, **kw)
+                self.model.generate(**enc, **self._decode_kwargs(params), streamer=streamer,
+                                    stopping_criteria=StoppingCriteriaList([_Stop()]))
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()

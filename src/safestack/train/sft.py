@@ -71,3 +71,25 @@ def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, c
     secs = time.time() - t0
     save_final(trainer, tok, out, cfg.lora.enabled)
     return write_info(out, "sft", trainer, result, secs, cfg, base_model=model_path, n_rows=len(rows))
+
+
+def chosen_nll(model_dir: str | Path, rows: list[dict], max_tokens: int | None = None) -> float:
+    """Mean negative log-likelihood per token of the chosen replies (rows with ``prompt`` messages and ``chosen``),
+    each scored after its chat-rendered prompt; sequences cut to ``max_tokens``. The SFT metric."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tot, n = 0.0, 0
+    for r in rows:
+        prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
+        ids = tok(prompt + r["chosen"][0]["content"], return_tensors="pt").input_ids[:, :max_tokens]
+        k = len(tok(prompt).input_ids)
+        with torch.no_grad():
+            lp = m(ids).logits[0, :-1].log_softmax(-1)
+        tgt = ids[0, 1:]
+        tok_lp = lp[torch.arange(len(tgt)), tgt][k - 1:]
+        tot -= tok_lp.sum().item()
+        n += len(tok_lp)
+    return tot / n
