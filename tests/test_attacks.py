@@ -54,9 +54,10 @@ def test_attack_contract(name, tiny_target):
     from safestack.records import Sample
 
     spec = available()[name]
-    assert spec.family and spec.description
+    assert spec.family and spec.description and len(spec.goal) > 20
     doubles = {**DOUBLES, "attacker": tiny_target}
     atk = make_attack(name, **{r: doubles[r] for r in spec.requires})
+    assert atk.goal == spec.goal and atk.multi_turn == spec.multi_turn  # the declaration travels with the attack
     if not isinstance(atk, Attack):
         s = Sample(id="s1", prompt=GOAL, label="harmful")
         eps = asyncio.run(atk.run(tiny_target, [s], make_judge("harm"), GenParams(max_new_tokens=4)))
@@ -89,3 +90,20 @@ def test_composition_wraps_the_last_turn():
 def test_unknown_attack():
     with pytest.raises(BadInput, match="unknown attack"):
         make_attacks("direct,nope")
+
+
+def test_multi_turn_is_declared_not_counted_from_messages():
+    """Multi-turn = a real conversation with the target (Crescendo), declared at registration; fabricated dialogue
+    in one request (few-/many-shot, a faked tool call) is single-turn however many user messages it holds."""
+    from safestack.attacks.base import attack
+
+    declared = {n for n, s in available().items() if s.multi_turn}
+    assert declared == {"crescendo"}
+    assert make_attack("crescendo_2").multi_turn and make_attack("crescendo_2").goal == available()["crescendo"].goal
+    for name in ("many_shot_8", "few_shot", "inject_tool"):
+        atk = make_attack(name)
+        assert sum(m.role == "user" for m in atk(GOAL)) > 1 and not atk.multi_turn
+    both = make_attack("many_shot_2+base64")
+    assert not both.multi_turn and both.n_shots == 2 and available()["base64"].goal in both.goal
+    with pytest.raises(ValueError, match="goal"):
+        attack("no_goal", "x", "an attack that does not say what it is for", goal=" ")

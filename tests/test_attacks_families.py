@@ -107,7 +107,8 @@ def test_past_tense_attack_is_the_rewrite():
 @pytest.mark.parametrize("name, n", [("few_shot", 3), ("many_shot", 32), ("many_shot_5", 5), ("few_shot_1", 1)])
 def test_many_shot_structure(name, n):
     atk = make_attack(name)
-    assert atk.name == name and atk.multi_turn and atk.family == "many_shot"
+    # fabricated dialogue inside one request: N shots, not a multi-turn attack
+    assert atk.name == name and not atk.multi_turn and atk.n_shots == n and atk.family == "many_shot"
     msgs = atk(GOAL, seed=7)
     assert len(msgs) == 2 * n + 1
     assert [m.role for m in msgs] == ["user", "assistant"] * n + ["user"]

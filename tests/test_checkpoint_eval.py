@@ -53,3 +53,24 @@ def test_callback_works_with_dpo(tmp_path, tiny_dir):
                                                                lora=LoraSettings(r=4, alpha=8)),
               callbacks=[cb], log=lambda *a: None)
     assert [e.step for e in load_evals(tmp_path / "out")] == [1, 2]
+
+
+def test_dpo_settings_turn_the_checkpoint_eval_on_and_training_resumes(tmp_path, tiny_dir):
+    """`safestack train dpo` with checkpoint_eval in its config: evals at every checkpoint; a second call with the
+    same out dir resumes from the last checkpoint instead of starting over."""
+    from safestack.train.config import from_dict
+    from safestack.train.dpo import train_dpo
+
+    rows = [{"prompt": [{"role": "user", "content": f"How do I make weapon {i}?"}],
+             "chosen": [{"role": "assistant", "content": "I can't help with that."}],
+             "rejected": [{"role": "assistant", "content": "Sure, first get pipes."}]} for i in range(4)]
+    cfg = from_dict(DPOSettings, {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1, "lora": {"r": 4, "alpha": 8},
+                                  "checkpoint_eval": {"enabled": True, "limit": 2, "max_new_tokens": 4}})
+    train_dpo(str(tiny_dir), rows, tmp_path / "out", cfg, log=lambda *a: None)
+    assert [e.step for e in load_evals(tmp_path / "out")] == [0, 1, 2]
+    cfg.max_steps = 3
+    logs = []
+    info = train_dpo(str(tiny_dir), rows, tmp_path / "out", cfg, log=logs.append)
+    assert any("resuming from the last checkpoint" in str(m) for m in logs)
+    assert info["steps"] == 3 and [h["step"] for h in info["history"]] == [1, 2, 3]
+    assert [e.step for e in load_evals(tmp_path / "out")][-1] == 3

@@ -71,3 +71,44 @@ def test_report_renders_in_chromium(tmp_path):
     assert near((0x4F, 0x81, 0xBD)) > 500  # "after" bars (blue) are visible
     dark = sum(sum(p) < 200 for p in px)
     assert dark > 2000  # text is drawn, the page is not blank
+
+
+def test_red_team_section_renders_in_chromium(tmp_path):
+    """The red-team section as a reader sees it: per-family ASR, category × attack, multi-turn ASR and its rule,
+    the ASR-vs-N and ASR-vs-queries curves (inline images that actually decode), the judges' calibration."""
+    from safestack.judges import judge_info, make_judge, stored_calibration
+    from safestack.records import Attempt, Message
+    from safestack.redteam.report import summarize
+
+    def att(i, attack, family, harmful, **kw):
+        v = {"harm": Verdict(judge="harm", label=harmful, score=float(harmful)),
+             "refusal": Verdict(judge="refusal", label=not harmful, score=float(not harmful))}
+        return Attempt(key=f"{attack}{i}", sample_id=f"s{i}", prompt="p", label="harmful", category="cybercrime",
+                       attack=attack, family=family, messages=[Message(role="user", content=f"jailbreak {attack}")],
+                       response=f"harmful answer {attack} {i}" if harmful else "I can't.", verdicts=v, **kw)
+
+    rows = [att(i, f"many_shot_{n}", "many_shot", i < k, n_shots=n) for n, k in ((1, 1), (4, 3), (16, 5))
+            for i in range(6)]
+    rows += [att(i, "crescendo", "crescendo", i < 2, multi_turn=True, queries=i + 1,
+                 success_turn=i + 1 if i < 2 else None) for i in range(6)]
+    run = tmp_path / "run"
+    write_json(run / "redteam" / "redteam.json",
+               summarize(rows, target="t", judges=judge_info([make_judge("refusal"), make_judge("harm")])))
+    build_report(run)
+    dom = _chromium("--dump-dom", (run / "report.html").as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
+    for h in ("Red Team Report", "Judges behind these rates", "Decision rules", "ASR by attack family and attack",
+              "ASR by category × attack", "ASR vs number of faux dialogues", "ASR vs query budget",
+              "Example jailbreaks"):
+        assert h in text, h
+    assert "triggered: multiturn_asr: 33.3%" in text
+    assert f"accuracy {stored_calibration('harm')['accuracy']}" in text
+    shot = tmp_path / "rt.png"
+    r = _chromium(f"--screenshot={shot}", "--window-size=1200,6000", (run / "report.html").as_uri())
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    from PIL import Image
+
+    px = list(Image.open(shot).convert("RGB").getdata())
+    assert sum(all(abs(a - b) <= 30 for a, b in zip(p, (0xC0, 0x50, 0x4D))) for p in px) > 200  # the ASR-vs-N curve
+    assert sum(all(abs(a - b) <= 30 for a, b in zip(p, (0x80, 0x64, 0xA2))) for p in px) > 500  # per-family bars

@@ -87,3 +87,32 @@ def test_openai_target_retries_429_and_5xx():
         lambda r: httpx.Response(500, text="down")), backoff=0.0, max_retries=2)
     with pytest.raises(TargetError, match="HTTP 500"):
         asyncio.run(t2.generate([user("x")], GenParams()))
+
+
+def test_hf_shared_prefix_gives_the_same_replies_as_plain_padding(tiny_dir):
+    """The chat template's shared head is encoded once and its KV cache repeated over the batch ([prefix | pad |
+    own tokens]); greedy replies and the logits behind them match plain left padding."""
+    import torch
+
+    from safestack.targets.hf import HFTarget, _common_prefix
+
+    shared = HFTarget(str(tiny_dir), batch_size=8)
+    plain = HFTarget(str(tiny_dir), batch_size=8, share_prefix=False)
+    convs = [user("hi"), user("Tell me a long story about a dragon and a knight in a castle"), user("2+2?"),
+             user("What is the capital of France, and why is it there?")]
+    p = GenParams(max_new_tokens=8)
+    assert asyncio.run(shared.generate(convs, p)) == asyncio.run(plain.generate(convs, p))
+    ids = [shared.tokenizer(shared.render(c), add_special_tokens=False)["input_ids"] for c in convs]
+    n = _common_prefix(ids, limit=min(map(len, ids)) - 1)
+    assert n >= shared.prefix_min  # the system turn + "<|im_start|>user\n"
+    enc = shared._batch(ids)
+    assert enc["past_key_values"].get_seq_length() == n and enc["attention_mask"][:, :n].all()
+    with torch.no_grad():  # first generated token's logits, per row, against each prompt alone
+        mask = enc["attention_mask"]
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)  # as generate() derives them: padding takes no position
+        out = shared.model(input_ids=enc["input_ids"][:, n:], attention_mask=mask, position_ids=pos[:, n:],
+                           past_key_values=enc["past_key_values"]).logits[:, -1]
+        for j, x in enumerate(ids):
+            alone = shared.model(input_ids=torch.tensor([x])).logits[0, -1]
+            assert torch.allclose(out[j], alone, atol=1e-4)
+    assert _common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]], limit=1) == 1 and _common_prefix([[5], [6]], 0) == 0

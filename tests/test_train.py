@@ -100,3 +100,37 @@ def test_frozen_layer_cache_leaves_generation_alone(tiny_dir):
     out = m.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
     c.uninstall()
     assert torch.equal(out, ref) and c.hits == 0
+
+
+def test_labelled_positions_only_gives_the_same_log_probs_and_gradients(tiny_dir):
+    """The CPU fast path of TRL's fused LM head (only labelled positions projected) changes the work, not the math."""
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    import trl.trainer.utils as tu
+    from safestack.train.common import labelled_positions_only
+
+    m = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    add_fused_lm_head(m)
+    torch.manual_seed(0)
+    ids = torch.randint(0, 1000, (3, 20))
+    mask = torch.ones_like(ids)
+    mask[1, 15:] = 0  # a right-padded row
+    labels = ids.clone()
+    labels[:, :8] = -100  # the prompt
+    labels[mask == 0] = -100
+
+    def run():
+        m.zero_grad()
+        out = m(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+        out.log_probs.sum().backward()
+        return out.log_probs.detach(), m.lm_head.weight.grad.clone()
+
+    original = tu._use_triton
+    full, g_full = run()
+    with labelled_positions_only():
+        assert tu._use_triton(torch.device("cpu")) is True
+        compact, g_compact = run()
+    assert tu._use_triton is original  # restored
+    assert torch.allclose(full, compact, atol=1e-5) and torch.allclose(g_full, g_compact, atol=1e-5)
+    assert (compact != 0).sum() == (labels[:, 1:] != -100).sum()  # only labelled positions scored

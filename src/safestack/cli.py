@@ -99,9 +99,11 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
                                                    "crescendo); 'self' = the target itself"),
             translator: Optional[str] = typer.Option(None, "--translator", help="target spec of the translator "
                                                      "model (translate_* attacks); 'self' = the target itself"),
-            seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv):
+            seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv,
+            concurrency: int = typer.Option(8, "--concurrency", min=1, help="most requests in flight at once to "
+                                            "an API target (openai:…), attacker and translator included")):
     """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json. Interactive attacks (crescendo,
-    pair) talk to the target turn by turn."""
+    pair) talk to the target turn by turn. Identical requests are generated once per run."""
     from .attacks import make_attacks
     from .data import load_bench
     from .evals import subsample
@@ -120,18 +122,19 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
             raise BadInput(f"--attacks needs a {res} model: pass --{res} SPEC (or --{res} self)")
     samples = subsample([s for b in _csv_list(bench) for s in load_bench(b)], limit, seed)
     findings_store(out, resume)  # refuse to clobber before loading the model
-    tgt = _target(target, api_key_env)
+    tgt = _target(target, api_key_env, concurrency=concurrency)
     provides = {}
     if attacker:
-        provides["attacker"] = tgt if attacker == "self" else _target(attacker, api_key_env)
+        provides["attacker"] = tgt if attacker == "self" else _target(attacker, api_key_env, concurrency=concurrency)
     if translator:
         from .attacks.translation import target_translator
 
-        provides["translator"] = target_translator(tgt if translator == "self" else _target(translator, api_key_env))
+        provides["translator"] = target_translator(
+            tgt if translator == "self" else _target(translator, api_key_env, concurrency=concurrency))
     atk = make_attacks(attacks, **provides)
     summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
                                       params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
-                                      resume=resume, seed=seed))
+                                      resume=resume, seed=seed, batch_size=max(32, concurrency)))
     t = Table(title=f"ASR by attack (overall {summary['asr'] * 100:.1f}%)")
     for c in ("attack", "n", "ASR", "95% CI"):
         t.add_column(c)

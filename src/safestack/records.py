@@ -83,6 +83,12 @@ class Attempt(Record):
     messages: list[Message]
     response: str
     verdicts: dict[str, Verdict] = Field(default_factory=dict)
+    multi_turn: bool = False  # the attack declares a real multi-turn conversation (counted in multi-turn ASR)
+    n_shots: int | None = None  # fabricated dialogues before the request (few-/many-shot attacks)
+    request: str | None = None  # content hash of (messages, generation params): the run's response-cache key
+    queries: int | None = None  # interactive attacks: target calls spent
+    success_turn: int | None = None  # interactive attacks: the round at which the attack succeeded
+    trace: list[dict[str, Any]] | None = None  # interactive attacks: per round prompt and scores
 
     @property
     def refused(self) -> bool:

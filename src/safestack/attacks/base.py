@@ -1,8 +1,11 @@
 """The attack registry. An attack turns a harmful request into the conversation sent to the target.
 
-Attacks are factories registered where they are defined, with metadata (family, tags such as OWASP LLM01, goal);
-``build(prompt, rng)`` returns the messages. Compose them with ``compose(a, b)``: ``b`` wraps ``a``'s last
-user turn.
+Attacks are factories registered where they are defined, with metadata: family, tags (e.g. OWASP LLM01), the
+``goal`` (what the attack tries to achieve: which defence it tries to get past, and how) and ``multi_turn`` (the
+attack holds a real conversation with the target over several turns, as Crescendo does; fabricated dialogue
+inside one request, as in few-/many-shot attacks, is not multi-turn). ``make_attack`` stamps both onto the attack
+it builds, so the records and the multi-turn ASR read them from the declaration. ``build(prompt, rng)`` returns
+the messages. Compose them with ``compose(a, b)``: ``b`` wraps ``a``'s last user turn.
 
 Two optional pieces of metadata:
 
@@ -34,6 +37,8 @@ class Attack:
     description: str = ""
     tags: tuple[str, ...] = ()
     multi_turn: bool = False
+    goal: str = ""
+    n_shots: int | None = None  # fabricated dialogue turns before the request (few-/many-shot), for ASR vs N
 
     def __call__(self, prompt: str, seed: int = 0) -> list[Message]:
         return self.build(prompt, random.Random(f"{self.name}:{seed}:{prompt}"))
@@ -48,21 +53,27 @@ class AttackSpec:
     tags: list[str] = field(default_factory=list)
     requires: tuple[str, ...] = ()
     param: str | None = None
+    goal: str = ""
+    multi_turn: bool = False
 
 
 ATTACKS: dict[str, AttackSpec] = {}
 
 
-def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *,
-           requires: Sequence[str] = (), param: str | None = None):
+def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *, goal: str,
+           multi_turn: bool = False, requires: Sequence[str] = (), param: str | None = None):
     """Register an attack factory (called with keyword options, returns an Attack).
 
-    ``requires`` names keyword options the factory cannot do without; ``param`` names an integer option that
-    may be given as a ``<name>_<N>`` suffix.
+    ``goal`` says what the attack tries to achieve; ``multi_turn`` declares a real multi-turn conversation with
+    the target (counted in the multi-turn ASR). ``requires`` names keyword options the factory cannot do without;
+    ``param`` names an integer option that may be given as a ``<name>_<N>`` suffix.
     """
+    if not goal.strip():
+        raise ValueError(f"attack '{name}': declare its goal")
 
     def deco(factory):
-        ATTACKS[name] = AttackSpec(name, family, factory, description, list(tags), tuple(requires), param)
+        ATTACKS[name] = AttackSpec(name, family, factory, description, list(tags), tuple(requires), param,
+                                   goal, multi_turn)
         return factory
 
     return deco
@@ -109,7 +120,10 @@ def make_attack(name: str, **kw) -> Attack:
         raise BadInput(f"attack '{name}' needs a {' and a '.join(missing)}, and none is available: pass "
                        f"{', '.join(f'{r}=...' for r in missing)} (e.g. a model wrapped as one)")
     atk = spec.factory(**{**_accepted(spec.factory, kw), **implied})
-    return replace(atk, name=name) if implied else atk
+    if isinstance(atk, Attack):
+        return replace(atk, name=name if implied else atk.name, goal=spec.goal, multi_turn=spec.multi_turn)
+    atk.goal, atk.multi_turn = spec.goal, spec.multi_turn  # interactive attacks are plain dataclasses
+    return atk
 
 
 def make_attacks(names: str | Sequence[str], **provides: Any) -> list[Attack]:
@@ -137,4 +151,5 @@ def compose(inner: Attack, outer: Attack) -> Attack:
 
     return Attack(f"{inner.name}+{outer.name}", f"{inner.family}+{outer.family}", build,
                   f"{inner.description} then {outer.description}", tuple(sorted(set(inner.tags) | set(outer.tags))),
-                  inner.multi_turn or outer.multi_turn)
+                  inner.multi_turn or outer.multi_turn, f"{inner.goal}; then {outer.goal}",
+                  inner.n_shots if inner.n_shots is not None else outer.n_shots)

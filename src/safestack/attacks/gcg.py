@@ -158,6 +158,7 @@ class GCG:
     description: str = "GCG adversarial suffix optimised on the target's gradients (transfer set for API targets)"
     tags: tuple[str, ...] = _TAGS
     multi_turn: bool = False
+    goal: str = ""
     n_steps: int = 20
     suffix_len: int = 20
     topk: int = 64
@@ -233,7 +234,9 @@ class GCG:
 
 
 @attack("gcg", "gcg", "GCG: adversarial suffix optimised on the target's gradients (hf/default targets); API "
-        "targets get the JailbreakBench GCG transfer suffixes", tags=_TAGS, param="n_steps")
+        "targets get the JailbreakBench GCG transfer suffixes", tags=_TAGS, param="n_steps",
+        goal="Find a token suffix that makes the target start its reply with \"Sure, here is\" (white-box "
+        "gradient search), after which it tends to comply")
 def gcg(n_steps: int = 20, suffix_len: int = 20, topk: int = 64, n_candidates: int = 64, check_every: int = 5,
         target_str: str = "Sure, here is", n_transfer: int = 3) -> GCG:
     return GCG(name="gcg" if n_steps == 20 else f"gcg_{n_steps}", n_steps=n_steps, suffix_len=suffix_len, topk=topk,

@@ -44,6 +44,7 @@ class PAIR:
     description: str = "attacker LLM iteratively refines a jailbreak from the target's answers and judge scores"
     tags: tuple[str, ...] = _TAGS
     multi_turn: bool = False
+    goal: str = ""
     n_streams: int = 3
     n_iters: int = 3
 
@@ -85,7 +86,8 @@ class PAIR:
 
 
 @attack("pair", "pair", "PAIR: an attacker LLM refines a jailbreak over rounds from the target's answers and the "
-        "judge's scores (needs an attacker model)", tags=_TAGS, requires=("attacker",), param="n_iters")
+        "judge's scores (needs an attacker model)", tags=_TAGS, requires=("attacker",), param="n_iters",
+        goal="Black-box search by an attacker LLM for one prompt that the target answers harmfully")
 def pair(attacker: Target | None = None, n_iters: int = 3, n_streams: int = 3) -> PAIR:
     return PAIR(attacker=attacker, n_iters=n_iters, n_streams=n_streams,
                 name="pair" if n_iters == 3 else f"pair_{n_iters}")

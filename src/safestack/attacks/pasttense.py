@@ -113,7 +113,8 @@ def past_tense(request: str) -> str:
 
 
 @attack("past_tense", "reformulation", "Request rephrased in the past tense (\"How did people ...?\")",
-        tags=_TAGS)
+        tags=_TAGS, goal="Ask about the past: refusal training generalises poorly from present-tense requests to "
+        "historical questions (Andriushchenko & Flammarion 2024)")
 def past_tense_attack() -> Attack:
     def build(p: str, rng: random.Random) -> list[Message]:
         return user(past_tense(p))

@@ -57,7 +57,8 @@ def _register(lang: str, language: str) -> None:
     name = f"translate_{lang}"
 
     @attack(name, "translation", f"Request translated into {language} (needs a translator model)",
-            tags=(*_TAGS, f"lang:{lang}"), requires=("translator",))
+            tags=(*_TAGS, f"lang:{lang}"), requires=("translator",),
+            goal=f"Ask in {language}, where refusal training is thinner than in English")
     def factory(translator: Translator | None = None) -> Attack:
         return translation(lang, translator, name)
 

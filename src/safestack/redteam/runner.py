@@ -1,7 +1,15 @@
-"""Red teaming: attacks × prompts × target → findings (attempts with verdicts) and the red-team summary."""
+"""Red teaming: attacks × prompts × target → findings (attempts with verdicts) and the red-team summary.
+
+Two keys decide what is reused. An attempt's ``key`` (sample, attack, seed and the generation parameters, so a
+run resumed with another ``max_new_tokens`` redoes its attempts) decides what ``--resume`` skips. A request's
+``request`` hash (the rendered messages + every generation parameter) is the key of the run's response cache:
+identical requests, from different attacks or samples, or already answered in an earlier part of the run, are
+generated once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -9,8 +17,9 @@ from ..attacks.base import Attack
 from ..attacks.interactive import InteractiveAttack
 from ..engine import WorkItem, run_work
 from ..errors import BadInput
+from ..judges import judge_info
 from ..judges.base import Judge, JudgeItem
-from ..records import Attempt, JsonlStore, Sample, stable_id, write_json
+from ..records import Attempt, JsonlStore, Message, Sample, stable_id, write_json
 from ..targets.base import GenParams, Target
 from ..taxonomy import Taxonomy
 from .report import summarize
@@ -19,8 +28,37 @@ FINDINGS = "findings.jsonl"
 SUMMARY = "redteam.json"
 
 
-def attempt_key(sample: Sample, attack: Attack, seed: int) -> str:
-    return stable_id(sample.id, sample.prompt, attack.name, seed)
+def attempt_key(sample: Sample, attack, seed: int, params: GenParams) -> str:
+    return stable_id(sample.id, sample.prompt, attack.name, seed, asdict(params))
+
+
+def request_key(messages: Sequence[Message], params: GenParams) -> str:
+    """The content address of one request: the messages as sent and every generation parameter."""
+    return stable_id([m.model_dump() for m in messages], asdict(params))
+
+
+class CachedTarget:
+    """A target that answers each distinct request (messages + GenParams) once per run. Anything else (``name``,
+    ``model``, ``tokenizer``, ``loglik`` …) is the wrapped target's."""
+
+    def __init__(self, target: Target, cache: dict[str, str] | None = None):
+        self.target = target
+        self.cache: dict[str, str] = dict(cache or {})
+        self.generated = 0  # requests actually sent to the target
+
+    def __getattr__(self, name: str):
+        if name == "target":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.target, name)
+
+    async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
+        keys = [request_key(c, params) for c in conversations]
+        todo = {k: c for k, c in zip(keys, conversations) if k not in self.cache}
+        if todo:
+            outs = await self.target.generate(list(todo.values()), params)
+            self.cache.update(zip(todo, outs))
+            self.generated += len(todo)
+        return [self.cache[k] for k in keys]
 
 
 def findings_store(out: str | Path, resume: bool) -> JsonlStore[Attempt]:
@@ -36,6 +74,7 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
                       batch_size: int = 32, show_progress: bool = True) -> dict:
     params = params or GenParams()
     store = findings_store(out, resume)
+    target = CachedTarget(target, {a.request: a.response for a in store.load() if a.request})
     interactive = [a for a in attacks if not isinstance(a, Attack)]
     attacks = [a for a in attacks if isinstance(a, Attack)]
     work = []
@@ -44,13 +83,14 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
         cat = taxonomy.canonical(s.category) if taxonomy else s.category
         for a in attacks:
             msgs = a(s.prompt, seed)
+            key = attempt_key(s, a, seed, params)
 
-            def build(resp, verdicts, s=s, a=a, msgs=msgs, cat=cat):
-                return Attempt(key=attempt_key(s, a, seed), sample_id=s.id, prompt=s.prompt, label=s.label,
-                               category=cat, attack=a.name, family=a.family, messages=msgs, response=resp,
-                               verdicts=verdicts)
+            def build(resp, verdicts, s=s, a=a, msgs=msgs, cat=cat, key=key):
+                return Attempt(key=key, sample_id=s.id, prompt=s.prompt, label=s.label, category=cat, attack=a.name,
+                               family=a.family, messages=msgs, response=resp, verdicts=verdicts,
+                               multi_turn=a.multi_turn, n_shots=a.n_shots, request=request_key(msgs, params))
 
-            work.append(WorkItem(attempt_key(s, a, seed), msgs,
+            work.append(WorkItem(key, msgs,
                                  lambda r, msgs=msgs, goal=goal: JudgeItem(prompt=msgs[-1].content, response=r,
                                                                            behavior=goal),
                                  build))
@@ -61,7 +101,7 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
         keys |= await run_interactive(a, target, samples, judges, store, params, taxonomy=taxonomy, seed=seed,
                                       batch_size=batch_size, show_progress=show_progress)
     attempts = [a for a in store.load() if a.key in keys]
-    summary = summarize(attempts, target=getattr(target, "name", "?"))
+    summary = summarize(attempts, target=getattr(target, "name", "?"), judges=judge_info(judges))
     write_json(Path(out) / SUMMARY, summary)
     return summary
 
@@ -71,13 +111,14 @@ async def run_interactive(attack: InteractiveAttack, target: Target, samples: Se
                           taxonomy: Taxonomy | None = None, seed: int = 0, batch_size: int = 32,
                           show_progress: bool = True) -> set[str]:
     """Run an attack that talks to the target (Crescendo, PAIR) in resumable chunks of samples; each episode
-    becomes one Attempt whose messages are the whole conversation and whose response is the deciding reply."""
+    becomes one Attempt whose messages are the whole conversation and whose response is the deciding reply. Where
+    the attack judged the whole conversation, that verdict is the attempt's harm verdict (its success)."""
     from ..engine import judge_all, progress
 
     harm = next((j for j in judges if j.name == "harm"), None)
     if harm is None:
         raise BadInput(f"attack '{attack.name}' needs the harm judge to decide when it has succeeded")
-    keys = {attempt_key(s, attack, seed): s for s in samples}
+    keys = {attempt_key(s, attack, seed, params): s for s in samples}
     done = store.keys()
     todo = [s for k, s in keys.items() if k not in done]
     chunk_size = max(1, batch_size // max(1, getattr(attack, "n_streams", 1)))
@@ -92,11 +133,14 @@ async def run_interactive(attack: InteractiveAttack, target: Target, samples: Se
             recs = []
             for e, v in zip(episodes, verdicts):
                 s = e.sample
-                recs.append(Attempt(key=attempt_key(s, attack, seed), sample_id=s.id, prompt=s.prompt, label=s.label,
-                                    category=taxonomy.canonical(s.category) if taxonomy else s.category,
+                if e.conversation_verdict is not None:
+                    v["harm"] = e.conversation_verdict
+                recs.append(Attempt(key=attempt_key(s, attack, seed, params), sample_id=s.id, prompt=s.prompt,
+                                    label=s.label, category=taxonomy.canonical(s.category) if taxonomy else s.category,
                                     attack=attack.name, family=attack.family, messages=e.messages,
                                     response=e.response, verdicts=v, queries=e.queries,
-                                    success_turn=e.success_turn, trace=e.trace))
+                                    success_turn=e.success_turn, trace=e.trace, multi_turn=attack.multi_turn,
+                                    request=request_key(e.messages, params)))
             store.append(recs)
             prog.advance(task, len(chunk))
     return set(keys)

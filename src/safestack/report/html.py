@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ..errors import BadInput
 from ..records import read_json, write_json
 from .figures import file_uri, png_uri
+from .redteam import redteam_plots
 
 
 def _maybe(path: Path) -> Any:
@@ -80,18 +81,7 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
             ax.legend(fontsize=7, loc="upper center", ncol=3)
             ax.set_title("HarmBench (held-out) ASR by category")
             plots["by_category"] = png_uri(fig)
-    if redteam and redteam.get("by_attack"):
-        fig, ax = plt.subplots(figsize=(7, 3))
-        names = list(redteam["by_attack"])
-        vals = [(redteam["by_attack"][n]["rate"] or 0) * 100 for n in names]
-        errs = [[v - redteam["by_attack"][n]["ci95"][0] * 100 for n, v in zip(names, vals)],
-                [redteam["by_attack"][n]["ci95"][1] * 100 - v for n, v in zip(names, vals)]]
-        ax.bar(names, vals, yerr=errs, color="#9bbb59", capsize=3)
-        ax.set_ylabel("ASR %")
-        ax.set_ylim(0, 100)
-        ax.set_title("Red team: ASR by attack (95% Wilson CI)")
-        ax.tick_params(axis="x", labelsize=8)
-        plots["by_attack"] = png_uri(fig)
+    plots.update(redteam_plots(plt, redteam))
     if train and train.get("history"):
         h = train["history"]
         fig, ax = plt.subplots(figsize=(7, 3))

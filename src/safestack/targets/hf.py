@@ -41,7 +41,8 @@ class HFTarget:
 
     def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
                  device: str = "auto", batch_size: int = 16, name: str | None = None,
-                 system_prompt: str | None = None, max_input_tokens: int = 2048):
+                 system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
+                 prefix_min: int = 8):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -49,6 +50,7 @@ class HFTarget:
         self.batch_size = batch_size
         self.system_prompt = system_prompt
         self.max_input_tokens = max_input_tokens
+        self.share_prefix, self.prefix_min = share_prefix, prefix_min  # see _batch
         self.device = resolve_device(device)
         if model is None:
             if path is None:
@@ -96,14 +98,14 @@ class HFTarget:
         import torch
 
         texts = [self.render(c) for c in conversations]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-bucketed batches: less padding
+        ids = [x[-self.max_input_tokens:] for x in  # over-long inputs keep their end
+               self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # length-bucketed batches: less padding
         out: list[str] = [""] * len(texts)
         with self._lock, torch.no_grad():
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
-                                     truncation=True, max_length=self.max_input_tokens,
-                                     add_special_tokens=False).to(self.device)
+                enc = self._batch([ids[i] for i in idx])
                 gen = self.model.generate(**enc, **self._decode_kwargs(params))
                 replies = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
                 for i, r in zip(idx, replies):
@@ -111,6 +113,43 @@ class HFTarget:
                         r = r.split(st)[0]
                     out[i] = r.strip()
         return out
+
+    def _batch(self, seqs: list[list[int]]) -> dict:
+        """``generate()`` inputs for a batch of token lists, with their shared prefix encoded once.
+
+        Chat prompts share a long head (SmolLM2's template adds a 23-token system turn: more than half of a typical
+        prompt). That prefix goes through the model once (batch 1), its KV cache is repeated over the batch, and each
+        row is laid out ``[prefix | padding | own tokens]`` with the padding masked: the positions come from the mask
+        (transformers counts only unmasked tokens), so every row computes what it would alone — prefill then costs
+        the rows' own tokens only. Without a shared prefix of ``prefix_min`` tokens: plain left padding."""
+        import torch
+
+        n = _common_prefix(seqs, limit=min(len(x) for x in seqs) - 1)  # every row keeps ≥ 1 token of its own
+        if not (self.share_prefix and n >= self.prefix_min):
+            return self._left_padded(seqs)
+        pad = self.tokenizer.pad_token_id
+        width = max(len(x) for x in seqs) - n
+        rows, masks = [], []
+        for x in seqs:
+            own = x[n:]
+            rows.append(x[:n] + [pad] * (width - len(own)) + own)
+            masks.append([1] * n + [0] * (width - len(own)) + [1] * len(own))
+        enc = {"input_ids": torch.tensor(rows, device=self.device),
+               "attention_mask": torch.tensor(masks, device=self.device)}
+        cache = self.model(input_ids=enc["input_ids"][:1, :n], use_cache=True).past_key_values
+        if not hasattr(cache, "batch_repeat_interleave"):  # a cache type that cannot be shared: plain padding
+            return self._left_padded(seqs)
+        cache.batch_repeat_interleave(len(seqs))
+        enc["past_key_values"] = cache
+        return enc
+
+    def _left_padded(self, seqs: list[list[int]]) -> dict:
+        import torch
+
+        pad, width = self.tokenizer.pad_token_id, max(len(x) for x in seqs)
+        return {"input_ids": torch.tensor([[pad] * (width - len(x)) + x for x in seqs], device=self.device),
+                "attention_mask": torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in seqs],
+                                               device=self.device)}
 
     async def generate(self, conversations: Sequence[Sequence[Message]], params: GenParams) -> list[str]:
         return await asyncio.to_thread(self.generate_sync, list(conversations), params)
@@ -203,3 +242,16 @@ class HFTarget:
     async def loglik(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
         return await asyncio.to_thread(self.loglik_sync, list(contexts), list(continuations))
 
+
+def _common_prefix(seqs: Sequence[Sequence[int]], limit: int) -> int:
+    """Length of the longest prefix all ``seqs`` share, at most ``limit``."""
+    first = seqs[0]
+    n = max(0, limit)
+    for x in seqs[1:]:
+        k = 0
+        while k < n and x[k] == first[k]:
+            k += 1
+        n = k
+        if not n:
+            break
+    return n

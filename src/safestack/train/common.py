@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,26 @@ def lora_config(lora: LoraSettings, model, task_type: str = "CAUSAL_LM", modules
     return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                       target_modules=list(lora.target_modules), layers_to_transform=layers, task_type=task_type,
                       modules_to_save=modules_to_save)
+
+
+@contextmanager
+def labelled_positions_only():
+    """Let TRL's fused LM head project only the positions that carry a label, on every device.
+
+    TRL (``trainer/utils.add_fused_lm_head``) scores only labelled positions on Triton devices and every position
+    elsewhere, so that Neuron does not recompile for each new count. CPUs have no such constraint, and there the LM
+    head (576 × 49,152 on SmolLM2: as many MACs per token as 8 decoder layers) was run over prompt and padding
+    tokens too — about two thirds of a DPO batch. The per-token log-probs are the same either way (unlabelled
+    positions come back as 0 in both paths; tested), only the work differs. Restored on exit.
+    """
+    import trl.trainer.utils as tu
+
+    original = tu._use_triton
+    tu._use_triton = lambda device: True  # noqa: ARG005  (only the "compact" choice in utils reads this name)
+    try:
+        yield
+    finally:
+        tu._use_triton = original
 
 
 def precision_args(on_cpu: bool) -> dict[str, Any]:

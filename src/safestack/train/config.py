@@ -26,6 +26,20 @@ class LoraSettings:
 
 
 @dataclass
+class CheckpointEvalSettings:
+    """A small safety eval at every saved checkpoint (train/checkpoint_eval.py). Benches are held-out eval data:
+    the HarmBench test subset measures ASR, the XSTest-safe subset over-refusal."""
+
+    enabled: bool = False
+    asr_bench: str = "harmbench"
+    over_refusal_bench: str = "xstest:safe"
+    limit: int = 16  # prompts per bench (stratified, deterministic)
+    max_new_tokens: int = 32
+    batch_size: int = 16
+    at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
+
+
+@dataclass
 class DPOSettings:
     """Safety DPO. Defaults are tuned for SmolLM2-135M on 2 CPU cores (see benchmarks/)."""
 
@@ -57,6 +71,8 @@ class DPOSettings:
     seed: int = 0
     device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    # `safestack train dpo`: a small safety eval at every checkpoint (`safestack run` configures its own, top level)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
 
 
 def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") -> C:
@@ -104,20 +120,6 @@ def load_yaml(path: str | Path | None) -> dict[str, Any]:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
-
-
-@dataclass
-class CheckpointEvalSettings:
-    """A small safety eval at every saved checkpoint (train/checkpoint_eval.py). Benches are held-out eval data:
-    the HarmBench test subset measures ASR, the XSTest-safe subset over-refusal."""
-
-    enabled: bool = False
-    asr_bench: str = "harmbench"
-    over_refusal_bench: str = "xstest:safe"
-    limit: int = 16  # prompts per bench (stratified, deterministic)
-    max_new_tokens: int = 32
-    batch_size: int = 16
-    at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
 
 
 @dataclass

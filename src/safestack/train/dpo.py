@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
+from .common import labelled_positions_only, resume_point
 from .config import DPOSettings
 
 
@@ -118,14 +119,17 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
             from .frozen_cache import FrozenPrefixCache
 
             cache = FrozenPrefixCache(model, k).install()
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         callbacks=callbacks or [])
-    resume = None
-    if ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
-        resume = True
-        log(f"resuming from the last checkpoint in {ckpt_dir}")
+    callbacks = list(callbacks or [])
+    if cfg.checkpoint_eval.enabled:
+        from .checkpoint_eval import CheckpointEvalCallback
+
+        if not any(isinstance(c, CheckpointEvalCallback) for c in callbacks):  # `safestack run` passes its own
+            callbacks.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
     t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
+    with labelled_positions_only():  # the reference pass runs in the constructor, the policy passes in train()
+        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                             callbacks=callbacks)
+        result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
     history = [h for h in trainer.state.log_history if "loss" in h]
     cache_stats = None

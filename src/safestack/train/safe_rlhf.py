@@ -190,7 +190,7 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from .common import load_policy, lora_config, precision_args, resume_point, save_final, write_info
+    from .common import labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final, write_info
     from .rewards import make_source
 
     cfg = cfg or SafeRLHFSettings()
@@ -220,10 +220,11 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
         from .checkpoint_eval import CheckpointEvalCallback
 
         cbs.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
-    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=Dataset.from_list(rows),
-                          processing_class=tok, peft_config=lora_config(cfg.lora, model), callbacks=cbs)
     t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
+    with labelled_positions_only():
+        trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=Dataset.from_list(rows),
+                              processing_class=tok, peft_config=lora_config(cfg.lora, model), callbacks=cbs)
+        result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
     save_final(trainer, tok, out, cfg.lora.enabled)
     steps = [r.model_dump() for r in load_steps(out)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .common import load_policy, lora_config, precision_args, resume_point, save_final, write_info
+from .common import labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final, write_info
 from .config import SFTSettings
 
 
@@ -64,10 +64,11 @@ def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, c
         from .checkpoint_eval import CheckpointEvalCallback
 
         cbs.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         peft_config=lora_config(cfg.lora, model), callbacks=cbs)
     t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
+    with labelled_positions_only():
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                             peft_config=lora_config(cfg.lora, model), callbacks=cbs)
+        result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
     save_final(trainer, tok, out, cfg.lora.enabled)
     return write_info(out, "sft", trainer, result, secs, cfg, base_model=model_path, n_rows=len(rows))
