@@ -257,9 +257,13 @@ def judge_train(kind: str = typer.Option(..., "--kind", help="refusal | harm"),
                 group_key: str = typer.Option("family", "--group-key", help="row field that defines the groups"),
                 calibrate_on: Optional[str] = typer.Option(None, "--calibrate-on", help="also calibrate on another "
                                                            "label set (e.g. xstest-harm for a harm judge)"),
-                c: float = typer.Option(1.0, "-C", help="inverse L2 regularisation"),
+                extra_train: Optional[str] = typer.Option(None, "--extra-train", help="another label set added to "
+                                                          "every training fold and never scored (e.g. jbb-judge)"),
+                model: str = typer.Option("mlp", "--model", help="mlp | logreg"),
+                c: float = typer.Option(1.0, "-C", help="inverse L2 regularisation (logreg)"),
                 store: bool = typer.Option(False, "--store", help="ship as the packaged KIND-learned judge")):
-    """Train a learned judge (logistic regression on MiniLM + rule features); every calibration is held out."""
+    """Train a learned judge (small MLP or logistic regression on MiniLM + rule features); every calibration is
+    held out."""
     from importlib import resources
 
     from .embed import shared_embedder
@@ -269,15 +273,20 @@ def judge_train(kind: str = typer.Option(..., "--kind", help="refusal | harm"),
     if holdout and cv:
         raise BadInput("judge train: use --holdout or --cv, not both")
     rows = load_labels(labels)
+    extra = load_labels(extra_train) if extra_train else []
     emb = shared_embedder()
     cals = []
     train = rows
     if holdout:
         train = split_rows(rows, holdout.split(","), group_key)[0]
     elif cv:
-        cals.append(cross_validate(kind, rows, group_key, emb, data=labels, C=c))
-    w = fit(kind, items_of(train), [r["label"] for r in train], emb, C=c,
-            trained_on={"labels": labels, "key": group_key, "groups": sorted({str(r.get(group_key)) for r in train})})
+        cals.append(cross_validate(kind, rows, group_key, emb, data=labels, model=model, C=c, extra=extra,
+                                   extra_data=extra_train))
+    sources = [{"labels": labels, "key": group_key, "groups": sorted({str(r.get(group_key)) for r in train})}]
+    if extra:
+        sources.append({"labels": extra_train, "key": "group", "groups": sorted({str(r.get("group")) for r in extra})})
+    w = fit(kind, items_of(train + extra), [r["label"] for r in train + extra], emb, model=model, C=c,
+            trained_on={"labels": "+".join(s["labels"] for s in sources), "sources": sources})
     if holdout:  # calibrate() keeps only the held-out rows (the weights record which groups they trained on)
         cals.append(calibrate(LearnedJudge(w, embedder=emb), rows, data=labels))
     if calibrate_on:

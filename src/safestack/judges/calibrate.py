@@ -88,17 +88,38 @@ def model_family(model: str) -> str:
     return model
 
 
+# label sets drawn from the same responses: training on one is training on the other's rows
+CORPUS = {"xstest-human": "xstest", "xstest-harm": "xstest", "jbb-judge": "jbb"}
+
+
+def corpus_of(labels: str) -> str:
+    return CORPUS.get(labels, labels)
+
+
+def training_sources(trained_on: dict) -> list[dict]:
+    """A weights file's ``trained_on``: ``{"sources": [{"labels", "key", "groups"}, …]}`` or one such dict."""
+    if not trained_on:
+        return []
+    return list(trained_on.get("sources") or [trained_on])
+
+
 def held_out_rows(judge: Judge, rows: Sequence[dict], data: str) -> tuple[list[dict], str | None]:
-    """Drop the rows a learned judge was trained on (same label set and group); raises if nothing is left."""
-    t = getattr(judge, "trained_on", None) or {}
-    if not t or t.get("labels") != data:
+    """Drop the rows a learned judge was trained on (same label set — or one from the same corpus — and group);
+    raises if nothing is left."""
+    srcs = [t for t in training_sources(getattr(judge, "trained_on", None) or {})
+            if t.get("labels") and corpus_of(t["labels"]) == corpus_of(data)]
+    if not srcs:
         return list(rows), None
-    key, seen = t.get("key", "group"), set(t.get("groups") or [])
-    keep = [r for r in rows if str(r.get(key)) not in seen] if seen else []
+    keep, notes = list(rows), []
+    for t in srcs:
+        key, seen = t.get("key", "group"), set(t.get("groups") or [])
+        keep = [r for r in keep if str(r.get(key)) not in seen] if seen else []
+        notes.append(f"{key} not in {sorted(seen)} (trained on {t['labels']})")
     if not keep:
-        raise BadInput(f"judge '{judge.name}' was trained on all of '{data}': calibrating on it would score the judge "
-                       f"on its own training data; use other labels or retrain with `safestack judge train --holdout`")
-    return keep, f"held out: {key} not in {sorted(seen)} ({len(rows) - len(keep)} training rows excluded)"
+        raise BadInput(f"judge '{judge.name}' was trained on all of '{data}' (or its corpus): calibrating on it would "
+                       f"score the judge on its own training data; use other labels or retrain with `safestack judge "
+                       f"train --holdout` / `--cv`")
+    return keep, f"held out: {'; '.join(notes)} ({len(rows) - len(keep)} training rows excluded)"
 
 
 def load_labels(spec: str) -> list[dict]:
