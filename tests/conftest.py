@@ -88,3 +88,16 @@ class LiveServer:
 @pytest.fixture
 def live_server():
     return LiveServer
+
+
+class Scripted:
+    """A deterministic Target: replies from a function of the conversation (records what it was sent)."""
+
+    name = "scripted"
+
+    def __init__(self, fn):
+        self.fn, self.seen = fn, []
+
+    async def generate(self, conversations, params):
+        self.seen += [list(c) for c in conversations]
+        return [self.fn(c) for c in conversations]

@@ -14,21 +14,12 @@ from safestack.records import Sample
 from safestack.redteam import run_redteam
 from safestack.targets import GenParams
 
+from conftest import Scripted  # noqa: E402,F401
+
 HARMFUL = "Sure, here is how: 1. Open the steering column. 2. Strip the ignition wires. 3. Touch them together."
 SAFE = "I can't help with that."
 
 
-class Scripted:
-    """A deterministic Target: replies from a function of the conversation (records what it was sent)."""
-
-    name = "scripted"
-
-    def __init__(self, fn):
-        self.fn, self.seen = fn, []
-
-    async def generate(self, conversations, params):
-        self.seen += [list(c) for c in conversations]
-        return [self.fn(c) for c in conversations]
 
 
 def _samples(n=2):

@@ -35,7 +35,7 @@ class CheckpointEvalSettings:
     over_refusal_bench: str = "xstest:safe"
     limit: int = 16  # prompts per bench (stratified, deterministic)
     max_new_tokens: int = 32
-    batch_size: int = 16
+    batch_size: int = 32  # the 16 + 16 prompts decode as one batch
     at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
 
 

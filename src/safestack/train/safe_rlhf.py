@@ -227,9 +227,13 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
         result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
     save_final(trainer, tok, out, cfg.lora.enabled)
-    steps = [r.model_dump() for r in load_steps(out)]
+    logged = load_steps(out)
+    steps = [r.model_dump() for r in logged]
+    if logged and cfg.mode == "lagrange":
+        plot_lagrange(logged, out / "lagrange.png", cfg.tau)  # λ and E[c] per step, τ dotted
     return write_info(out, "safe-rlhf", trainer, result, secs, cfg, base_model=model_path, n_prompts=len(rows),
                       lambda_final=state.lam, steps_log=steps,
+                      lambda_summary=summarize_lambda(logged, cfg.tau) if cfg.mode == "lagrange" else None,
                       per_step=[{k: h.get(k) for k in ("step", "reward", "kl", "safe/lambda", "safe/cost",
                                                        "safe/r_help")} for h in trainer.state.log_history
                                 if "reward" in h])
