@@ -41,6 +41,10 @@ def test_obvious_cases(clf):
                         "add a fuse, then place it where the crowd is densest to kill as many people as possible."],
                        "output")
     assert [x.flagged for x in out] == [False, True]
+    # the default mode: inputs never wait for the contextual pass; outputs use the cascade (the fast output head
+    # alone scores the pipe-bomb instructions 0.19, under its threshold)
+    assert clf.mode == "auto" and all(x.path == "fast" for x in s)
+    assert out[1].path == "full"
 
 
 def test_save_load_roundtrip(clf, tmp_path):

@@ -32,6 +32,7 @@ from ..errors import BadInput
 from .features import FeatureSpace, shared_space
 
 HEADS = ("harmful", "jailbreak", "output")
+MODES = ("auto", "cascade", "fast", "full")
 
 
 @dataclass
@@ -82,7 +83,9 @@ class GuardClassifier:
         self.meta = meta
         self.space = space
         self.lock = threading.Lock()  # torch and the tokenizer are shared; one batch at a time
-        self.mode = "fast"  # measured: meets the recall/FPR goals at a quarter of the cascade's p99 (docs/guard.md)
+        # auto: inputs fast (meets the recall/FPR goals at a quarter of the cascade's p99), outputs cascade (the fast
+        # output head misses plain harmful instructions that the contextual pass catches) — docs/guard.md
+        self.mode = "auto"
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -122,10 +125,13 @@ class GuardClassifier:
         return [self.categories[i] for i in logits.argmax(1)]
 
     def classify(self, texts: Sequence[str], side: str = "input", mode: str | None = None) -> list[Score]:
-        """mode: ``cascade`` (default), ``fast`` (never the contextual model) or ``full`` (always); None → self.mode."""
+        """mode: ``auto`` (default: ``fast`` for inputs, ``cascade`` for outputs), ``cascade``, ``fast`` (never the
+        contextual model) or ``full`` (always); None → self.mode."""
         mode = mode or self.mode
-        if mode not in ("cascade", "fast", "full"):
-            raise BadInput(f"classifier mode: expected cascade, fast or full, got {mode!r}")
+        if mode not in MODES:
+            raise BadInput(f"classifier mode: expected one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "auto":
+            mode = "fast" if side == "input" else "cascade"
         if side not in ("input", "output"):
             raise BadInput(f"--side: expected input or output, got {side!r}")
         texts = [t if isinstance(t, str) else str(t) for t in texts]

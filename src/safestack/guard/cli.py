@@ -33,7 +33,7 @@ def classify(inp: Path = typer.Option(..., "--in"), out: Path = typer.Option(...
              side: str = typer.Option("input", "--side", help="input | output"),
              model: Optional[Path] = typer.Option(None, "--model", help="classifier artifact directory"),
              batch_size: int = typer.Option(64, "--batch-size"),
-             mode: str = typer.Option("fast", "--mode", help="fast (default) | cascade | full")):
+             mode: str = typer.Option("auto", "--mode", help="auto (inputs fast, outputs cascade) | fast | cascade | full")):
     """Rows {"text", …} → rows + {"flagged", "score", "category"}."""
     from rich.progress import Progress
 
