@@ -116,7 +116,8 @@ class HFTarget:
 
     def _batches(self, order: list[int], widths: list[int]) -> list[list[int]]:
         """Consecutive slices of ``order`` (sorted by length) with at most ``batch_size`` rows and at most
-        ``max_batch_tokens`` padded tokens (rows × the longest row's prompt + new tokens): short prompts decode 64 at a
+        ``max_batch_tokens`` padded tokens (rows × the widest row: prompt + new tokens when generating, context +
+        continuation for log-likelihoods): short prompts decode 64 at a
         time — on 2 CPU cores a 64-row batch costs ~40 % less per reply than four of 16 — while many-shot prompts of
         thousands of tokens come a few at a time."""
         out: list[list[int]] = []
@@ -138,8 +139,8 @@ class HFTarget:
         the rows' own tokens only. Without a shared prefix of ``prefix_min`` tokens: plain left padding."""
         import torch
 
-        n = _common_prefix(seqs, limit=min(len(x) for x in seqs) - 1)  # every row keeps ≥ 1 token of its own
-        if not (self.share_prefix and n >= self.prefix_min):
+        n = _common_prefix(seqs, limit=min(len(x) for x in seqs) - 1) if self.share_prefix else 0  # ≥ 1 own token
+        if n < self.prefix_min:
             return self._left_padded(seqs)
         pad = self.tokenizer.pad_token_id
         width = max(len(x) for x in seqs) - n
@@ -231,21 +232,12 @@ class HFTarget:
             pairs.append((ctx, tgt))
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
-        pad = self.tokenizer.pad_token_id
         with self._lock, torch.no_grad():
-            for s in range(0, len(order), self.batch_size):
-                idx = order[s:s + self.batch_size]
-                seqs = [pairs[i][0] + pairs[i][1] for i in idx]
-                width = max(len(x) for x in seqs)
+            for idx in self._batches(order, [len(c) + len(t) for c, t in pairs]):
                 keep = max(len(pairs[i][1]) for i in idx) + 1
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for j, x in enumerate(seqs):
-                    ids[j, width - len(x):] = torch.tensor(x)
-                    mask[j, width - len(x):] = 1
-                pos_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=pos_ids.to(self.device), logits_to_keep=keep).logits
+                enc = self._left_padded([pairs[i][0] + pairs[i][1] for i in idx])
+                pos_ids = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(**enc, position_ids=pos_ids, logits_to_keep=keep).logits
                 logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (B, K, V): positions W−K … W−1
                 for j, i in enumerate(idx):
                     t = len(pairs[i][1])

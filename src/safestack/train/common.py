@@ -62,6 +62,17 @@ def labelled_positions_only():
         tu._use_triton = original
 
 
+def with_checkpoint_eval(callbacks, settings, out: Path, log: Callable = print) -> list:
+    """``callbacks`` plus a CheckpointEvalCallback for ``settings`` when enabled and none was passed in
+    (`safestack run` passes its own, with the run's judges)."""
+    from .checkpoint_eval import CheckpointEvalCallback
+
+    cbs = list(callbacks or [])
+    if settings.enabled and not any(isinstance(c, CheckpointEvalCallback) for c in cbs):
+        cbs.append(CheckpointEvalCallback(out, settings, log=log))
+    return cbs
+
+
 def precision_args(on_cpu: bool) -> dict[str, Any]:
     import torch
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .common import labelled_positions_only, resume_point
+from .common import (labelled_positions_only, lora_config, precision_args, resume_point, save_final,
+                     with_checkpoint_eval)
 from .config import DPOSettings
 
 
@@ -64,7 +65,6 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present)."""
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
@@ -99,19 +99,12 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         lr_scheduler_type=cfg.lr_scheduler, precompute_ref_log_probs=cfg.precompute_ref_log_probs,
         precompute_ref_batch_size=max(cfg.batch_size, 16),
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
-        seed=cfg.seed, report_to=[], use_cpu=on_cpu, bf16=not on_cpu and torch.cuda.is_available(),
+        seed=cfg.seed, report_to=[], **precision_args(on_cpu),
         dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
         activation_checkpointing=cfg.activation_checkpointing,
         train_sampling_strategy="sequential" if cfg.length_grouped else "random",
     )
-    peft_cfg = None
-    if cfg.lora.enabled:
-        n_layers = model.config.num_hidden_layers
-        top = cfg.lora.top_layers
-        layers = list(range(max(0, n_layers - top), n_layers)) if top and top < n_layers else None
-        peft_cfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                              target_modules=list(cfg.lora.target_modules), layers_to_transform=layers,
-                              task_type="CAUSAL_LM")
+    peft_cfg = lora_config(cfg.lora, model)  # None: full fine-tuning
     cache = None
     if peft_cfg is not None:
         from peft import get_peft_model
@@ -124,12 +117,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
             from .frozen_cache import FrozenPrefixCache
 
             cache = FrozenPrefixCache(model, k).install()
-    callbacks = list(callbacks or [])
-    if cfg.checkpoint_eval.enabled:
-        from .checkpoint_eval import CheckpointEvalCallback
-
-        if not any(isinstance(c, CheckpointEvalCallback) for c in callbacks):  # `safestack run` passes its own
-            callbacks.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
+    callbacks = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
     with labelled_positions_only():  # the reference pass runs in the constructor, the policy passes in train()
         trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
@@ -142,12 +130,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         cache_stats = {"frozen_layers": cache.k, "hits": cache.hits, "misses": cache.misses,
                        "megabytes": round(cache.bytes / 2**20, 1)}
         cache.uninstall()
-    final = trainer.model
-    if cfg.lora.enabled:
-        final = final.merge_and_unload()
-    mdir = out / "model"
-    final.save_pretrained(mdir)
-    tok.save_pretrained(mdir)
+    save_final(trainer, tok, out, cfg.lora.enabled)
     steps = trainer.state.global_step
     info = {"method": "dpo", "base_model": model_path, "n_pairs": len(rows), "steps": steps,
             "train_seconds": round(secs, 1), "seconds_per_step": round(secs / max(1, steps), 2),

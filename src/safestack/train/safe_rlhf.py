@@ -190,7 +190,8 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from .common import labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final, write_info
+    from .common import (labelled_positions_only, load_policy, lora_config, precision_args, resume_point,
+                         save_final, with_checkpoint_eval, write_info)
     from .rewards import make_source
 
     cfg = cfg or SafeRLHFSettings()
@@ -215,11 +216,8 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
         seed=cfg.seed, report_to=[], dataloader_num_workers=0, gradient_checkpointing=cfg.gradient_checkpointing,
         log_completions=False, disable_tqdm=False, **precision_args(on_cpu))
-    cbs = [LagrangeCallback(cfg, state, out)] + list(callbacks or [])
-    if cfg.checkpoint_eval.enabled:
-        from .checkpoint_eval import CheckpointEvalCallback
-
-        cbs.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
+    cbs = with_checkpoint_eval([LagrangeCallback(cfg, state, out)] + list(callbacks or []), cfg.checkpoint_eval, out,
+                               log)
     t0 = time.time()
     with labelled_positions_only():
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=Dataset.from_list(rows),

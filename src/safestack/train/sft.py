@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .common import labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final, write_info
+from .common import (labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final,
+                     with_checkpoint_eval, write_info)
 from .config import SFTSettings
 
 
@@ -59,11 +60,7 @@ def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, c
         save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
         report_to=[], dataloader_num_workers=0, disable_tqdm=False,
         gradient_checkpointing=cfg.gradient_checkpointing, **precision_args(on_cpu))
-    cbs = list(callbacks or [])
-    if cfg.checkpoint_eval.enabled:
-        from .checkpoint_eval import CheckpointEvalCallback
-
-        cbs.append(CheckpointEvalCallback(out, cfg.checkpoint_eval, log=log))
+    cbs = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
     with labelled_positions_only():
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
