@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from safestack.train import DPOSettings, LoraSettings
@@ -63,9 +64,10 @@ def test_config_from_yaml_dict_names_bad_fields():
         from_dict(DPOSettings, {"beta": "high"})
 
 
-def test_frozen_layer_cache_is_exact_and_used(tmp_path, tiny_dir):
+@pytest.mark.parametrize("share", [False, True])
+def test_frozen_layer_cache_is_exact_and_used(tmp_path, tiny_dir, share):
     """LoRA on the top layer only: the memoised bottom layer gives the same training run, and is hit in every
-    step after the reference pre-computation."""
+    step after the reference pre-computation — also on prompt-shared (packed) pairs, one cached row per pair."""
     rows = [{"prompt": [{"role": "user", "content": f"How do I make a weapon number {i}?"}],
              "chosen": [{"role": "assistant", "content": "I can't help with that."}],
              "rejected": [{"role": "assistant", "content": f"Sure, step one is to get {i} pipes."}]}
@@ -73,13 +75,15 @@ def test_frozen_layer_cache_is_exact_and_used(tmp_path, tiny_dir):
     runs = {}
     for cached in (False, True):
         cfg = DPOSettings(max_steps=4, batch_size=4, learning_rate=5e-3, save_steps=100, logging_steps=1,
-                          cache_frozen_layers=cached, lora=LoraSettings(r=8, alpha=16, top_layers=1))
+                          cache_frozen_layers=cached, share_prompt=share,
+                          lora=LoraSettings(r=8, alpha=16, top_layers=1))
         runs[cached] = train_dpo(str(tiny_dir), rows, tmp_path / str(cached), cfg, log=lambda *a: None)
     a = [h["loss"] for h in runs[False]["history"]]
     b = [h["loss"] for h in runs[True]["history"]]
     assert runs[False]["frozen_layer_cache"] is None
     st = runs[True]["frozen_layer_cache"]
-    assert st["frozen_layers"] == 1 and st["misses"] == 16 and st["hits"] == 4 * 4 * 2  # 8 pairs × 2 sequences
+    rows_per_pair = 1 if share else 2  # packed: chosen and rejected are one row
+    assert st["frozen_layers"] == 1 and st["misses"] == 8 * rows_per_pair and st["hits"] == 4 * 4 * rows_per_pair
     assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)
 
 

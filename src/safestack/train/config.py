@@ -66,6 +66,9 @@ class DPOSettings:
     # padding, which costs as much compute as real tokens. Off by default: in the demo it cut the train stage
     # 949 → 570 s, but held-out ASR came out 13.2 % instead of 6.3 % (homogeneous batches, same order each epoch)
     length_grouped: bool = False
+    # pack each pair's chosen and rejected rows into one, sharing their prompt (train/prefix_share.py): the same
+    # log-probs and gradients from ~30 % fewer tokens through every layer
+    share_prompt: bool = True
     save_steps: int = 25
     logging_steps: int = 5
     seed: int = 0

@@ -117,6 +117,11 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
             from .frozen_cache import FrozenPrefixCache
 
             cache = FrozenPrefixCache(model, k).install()
+    sharing = None
+    if cfg.share_prompt:
+        from .prefix_share import PairPrefixSharing
+
+        sharing = PairPrefixSharing(model).install()  # its pre-hook runs before the cache's (prepend)
     callbacks = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
     with labelled_positions_only():  # the reference pass runs in the constructor, the policy passes in train()
@@ -130,11 +135,17 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         cache_stats = {"frozen_layers": cache.k, "hits": cache.hits, "misses": cache.misses,
                        "megabytes": round(cache.bytes / 2**20, 1)}
         cache.uninstall()
+    share_stats = None
+    if sharing is not None:
+        share_stats = {"packed_calls": sharing.packed, "other_calls": sharing.passed,
+                       "tokens_before": sharing.tokens_before, "tokens_after": sharing.tokens_after}
+        sharing.uninstall()
     save_final(trainer, tok, out, cfg.lora.enabled)
     steps = trainer.state.global_step
     info = {"method": "dpo", "base_model": model_path, "n_pairs": len(rows), "steps": steps,
             "train_seconds": round(secs, 1), "seconds_per_step": round(secs / max(1, steps), 2),
-            "train_loss": result.training_loss, "frozen_layer_cache": cache_stats, "history": history, "config": _cfg_dict(cfg)}
+            "train_loss": result.training_loss, "frozen_layer_cache": cache_stats,
+            "prompt_sharing": share_stats, "history": history, "config": _cfg_dict(cfg)}
     (out / "train.json").write_text(json.dumps(info, indent=2, default=str))
     return info
 

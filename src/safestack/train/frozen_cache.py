@@ -71,25 +71,44 @@ class FrozenPrefixCache:
     # -- the cached stack ---------------------------------------------------------------------------------------------
     def _capture(self, module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        self._ctx = (ids, kwargs.get("attention_mask"))
+        self._ctx = (ids, kwargs.get("attention_mask"), kwargs.get("position_ids"))
 
-    def _keys(self, ids, mask):
+    @staticmethod
+    def _real(mask):
+        """The 2-D real-token mask. A 4-D mask (``PairPrefixSharing``'s packed pairs; True or 0.0 = may attend)
+        gives it as the column of key 0: every real token of a causal row sees the first token, a pad does not."""
+        if mask is None or mask.dim() == 2:
+            return mask
+        import torch
+
+        col = mask[:, 0, :, 0]
+        return col if col.dtype == torch.bool else col == 0
+
+    def _keys(self, ids, mask, full=None, pos=None):
         lens = mask.sum(dim=1).tolist() if mask is not None else [ids.shape[1]] * ids.shape[0]
         rows = ids.detach().cpu()
-        return lens, [hashlib.blake2b(rows[i, :n].numpy().tobytes(), digest_size=16).digest()
-                      for i, n in enumerate(lens)]
+        keys = []
+        for i, n in enumerate(lens):
+            h = hashlib.blake2b(rows[i, :n].numpy().tobytes(), digest_size=16)
+            if full is not None and full.dim() == 4:  # packed rows: the attention structure and positions too
+                h.update(full[i, 0, :n, :n].detach().cpu().numpy().tobytes())
+            if pos is not None:
+                h.update(pos[i, :n].detach().cpu().numpy().tobytes())
+            keys.append(h.digest())
+        return lens, keys
 
     def _forward(self, originals, h, args, kwargs):
         import torch
 
-        ids, mask = self._ctx or (None, None)
+        ids, full, pos = self._ctx or (None, None, None)
+        mask = self._real(full)
         # training forwards only: whole right-padded sequences and no KV cache (generation — prefill or a decode
         # step — passes a cache the skipped layers would have to fill; left padding shifts positions)
         usable = (ids is not None and ids.dim() == 2 and ids.shape[:2] == h.shape[:2]
                   and kwargs.get("past_key_values") is None
                   and (mask is None or bool((mask[:, 0] == 1).all())))
         if usable:
-            lens, keys = self._keys(ids, mask)
+            lens, keys = self._keys(ids, mask, full, pos)
             if all(k in self.store for k in keys):
                 self.hits += len(keys)
                 out = torch.zeros_like(h)
