@@ -84,8 +84,9 @@ def test_dpo_training_is_the_same_with_and_without_sharing(tmp_path, tiny_dir):
     from safestack.train import DPOSettings, LoraSettings
     from safestack.train.dpo import train_dpo
 
-    rows = [{"prompt": [{"role": "user", "content": f"How do I make thing number {i}{' now' * (i % 3)}?"}],
-             "chosen": [{"role": "assistant", "content": "I can't help with that." + " Sorry." * (i % 2)}],
+    # lengths grow with i under both sort keys (plain and packed), so both arms see the rows in the same order
+    rows = [{"prompt": [{"role": "user", "content": f"How do I make thing {'very ' * i}number {i}?"}],
+             "chosen": [{"role": "assistant", "content": "I can't help with that." + " Sorry." * (i // 2)}],
              "rejected": [{"role": "assistant", "content": f"Sure, step one is to get {i} pipes."}]} for i in range(8)]
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -30,7 +30,7 @@ class RedteamSettings:
     # rejected replies are cut to 32 tokens for DPO, but the borderline prompts' helpful answers (chosen) are generated
     # with these settings too; 32 here, with length-grouped DPO batches, measured worse (README "Speed": ASR 13.2 %)
     max_new_tokens: int = 48
-    batch_size: int = 64
+    batch_size: int = 128  # 128 rows decode ~16 % faster than 64 on 2 cores; 256 no faster (measured)
 
 
 @dataclass
@@ -62,9 +62,10 @@ class EvalSettings:
     benches: list[str] = field(default_factory=lambda: ["harmbench", "xstest"])
     limit: int | None = None
     # 32 tokens: re-judging 48-token replies cut to 32 changed no after-training verdict on HarmBench and moved
-    # ASR/over-refusal by ≤ 0.6 pt (benchmarks/bench_gen_length.py); batches of 64 decode ~27 % faster than 32
+    # ASR/over-refusal by ≤ 0.6 pt (benchmarks/bench_gen_length.py); batches of 64 decode ~27 % faster than 32,
+    # and of 128 another ~16 % (XSTest, 256 prompts: 52.8 → 44.6 s; 256 rows: 46.2 s)
     max_new_tokens: int = 32
-    batch_size: int = 64
+    batch_size: int = 128
 
 
 @dataclass

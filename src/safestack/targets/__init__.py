@@ -9,7 +9,7 @@ __all__ = ["GenParams", "LoglikTarget", "Target", "load_target"]
 
 
 def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto", device: str = "auto",
-                batch_size: int = 64, system_prompt: str | None = None, concurrency: int = 8) -> Target:
+                batch_size: int = 128, system_prompt: str | None = None, concurrency: int = 8) -> Target:
     if spec == "default":
         from .default import default_model_dir
         from .hf import HFTarget

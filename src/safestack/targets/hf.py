@@ -40,9 +40,9 @@ class HFTarget:
     """A causal LM loaded with transformers. ``model``/``tokenizer`` may be passed in (tests, training loops)."""
 
     def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
-                 device: str = "auto", batch_size: int = 64, name: str | None = None,
+                 device: str = "auto", batch_size: int = 128, name: str | None = None,
                  system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
-                 prefix_min: int = 8, max_batch_tokens: int = 16384):
+                 prefix_min: int = 8, max_batch_tokens: int = 32768):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -69,7 +69,7 @@ class DPOSettings:
     # pack each pair's chosen and rejected rows into one, sharing their prompt (train/prefix_share.py): the same
     # log-probs and gradients from ~30 % fewer tokens through every layer
     share_prompt: bool = True
-    save_steps: int = 25
+    save_steps: int = 32  # the run's 64 steps: checkpoints (and checkpoint evals) at 32 and 64
     logging_steps: int = 5
     seed: int = 0
     device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)

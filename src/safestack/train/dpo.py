@@ -52,12 +52,13 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list
     return [i for b in batches for i in b]
 
 
-def pair_length(row: dict, tok) -> int:
-    """Tokens of the longer of prompt+chosen and prompt+rejected (the padded width this pair needs)."""
+def pair_length(row: dict, tok, packed: bool = False) -> int:
+    """Tokens of the longer of prompt+chosen and prompt+rejected (the padded width this pair needs), or with
+    ``packed`` (prompt sharing) of prompt+chosen+rejected."""
     prompt = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
     n = len(tok(prompt, add_special_tokens=False).input_ids)
-    return n + max(len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1
-                   for k in ("chosen", "rejected"))
+    sides = [len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1 for k in ("chosen", "rejected")]
+    return n + (sum(sides) if packed else max(sides))
 
 
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
@@ -88,7 +89,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         # the reference pass reads the dataset in order, in batches: sorted by length they carry little padding
         # (a random batch of the demo's pairs is ~39 % padding). Training still samples at random (RandomSampler),
         # so the sort changes which rows share a training batch by chance only, not how random they are.
-        rows = sorted(rows, key=lambda r: pair_length(r, tok))
+        rows = sorted(rows, key=lambda r: pair_length(r, tok, packed=cfg.share_prompt))
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
