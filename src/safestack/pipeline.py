@@ -36,6 +36,9 @@ class RedteamSettings:
 @dataclass
 class DatagenSettings:
     benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
+    # which borderline prompts: "balanced" (round-robin over categories) or "pool" (in proportion to the pool, where
+    # homonyms — "kill a process", "shoot a photo" — are the largest group)
+    borderline_mix: str = "balanced"
     max_pairs: int | None = 256  # bounds DPO time on CPU (32 steps at batch 8)
     val_fraction: float = 0.0
     cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
@@ -196,7 +199,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 val_fraction=d.val_fraction, params=rt_params, seed=cfg.seed, cai_limit=d.cai_limit,
                                 critic=make_target(d.critic) if d.critic else None, rlaif_limit=d.rlaif_limit,
                                 labeller=make_target(d.labeller) if d.labeller else None,
-                                constitution=d.constitution, focus=rcfg.redteam.focus))
+                                constitution=d.constitution, focus=rcfg.redteam.focus,
+                                borderline_mix=d.borderline_mix))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []

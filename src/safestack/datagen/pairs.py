@@ -95,7 +95,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
                       seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
-                      export_hf: bool = True, focus: Sequence[str] = ()) -> dict:
+                      export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced") -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
@@ -162,7 +162,12 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     border, border_contam = decontaminate(border, lambda s: s.prompt, index)
     n_border_target = int(round((len(ref) + len(extra)) * benign_ratio))
     rng.shuffle(border)
-    border = round_robin(border, lambda s: s.category)
+    if borderline_mix not in ("balanced", "pool"):
+        from ..errors import BadInput
+
+        raise BadInput(f"borderline_mix must be 'balanced' or 'pool', not {borderline_mix!r}")
+    if borderline_mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool
+        border = round_robin(border, lambda s: s.category)
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
