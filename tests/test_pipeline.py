@@ -76,3 +76,27 @@ def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):
     cfg2 = json.loads((out / "rounds" / "2" / "data" / "datagen.json").read_text())
     assert cfg2["n_pairs"] >= 1 and (out / "rounds" / "2" / "data" / "train_replay.jsonl").exists()
     assert "Release gates and rounds" in (out / "report.html").read_text()
+
+
+def test_run_reads_the_first_and_last_checkpoint_points_from_its_evals(tmp_path, tiny_dir):
+    """When eval before/after cover the checkpoint-eval prompts with the same decoding, step 0 (the base model) and
+    the final step (the trained model) are read from them instead of generated again; the steps between are not."""
+    from safestack.train.checkpoint_eval import load_evals
+
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(yaml.safe_dump({
+        "target": f"hf:{tiny_dir}",
+        "redteam": {"limit": 6, "attacks": ["direct"], "max_new_tokens": 8},
+        "datagen": {"max_pairs": 12},
+        "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+        "checkpoint_eval": {"limit": 4, "max_new_tokens": 4},
+        "eval": {"benches": ["harmbench", "xstest:safe"], "max_new_tokens": 4},
+    }))
+    out = tmp_path / "run"
+    rep = run_pipeline(load_run_config(str(cfg_file)), out)
+    rows = load_evals(out / "train")
+    assert [(r.step, r.meta.get("from")) for r in rows] == [(0, "eval_before"), (1, None), (2, "eval_after")]
+    assert rows[0].n_harmful == 4 and rows[0].n_benign == 4 and rows[2].seconds == 0.0
+    after = json.loads((out / "eval_after" / "responses.jsonl").read_text().splitlines()[0])
+    assert after["bench"] == "harmbench"
+    assert [r["step"] for r in rep["checkpoint_evals"]["rows"]] == [0, 1, 2]

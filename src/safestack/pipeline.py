@@ -205,14 +205,36 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []
         if cfg.checkpoint_eval.enabled:
-            from .train.checkpoint_eval import CheckpointEvalCallback
+            from .train.checkpoint_eval import CheckpointEvalCallback, point_from_eval, record_point
 
-            callbacks.append(CheckpointEvalCallback(rdir / "train", cfg.checkpoint_eval, judges=judges,
-                                                    log=console.print))
+            ce = cfg.checkpoint_eval
+            if ce.at_start and r_of(rdir) == 1:  # step 0 is the base model: eval before already answered those prompts
+                res = point_from_eval(out / "eval_before", ce, cfg.eval.max_new_tokens)
+                if res is not None:
+                    record_point(rdir / "train", 0, res, "eval_before", ce)
+            base = lambda spec: spec.split(":")[0]  # noqa: E731
+            covered = (cfg.eval.limit is None and ce.max_new_tokens == cfg.eval.max_new_tokens
+                       and {base(ce.asr_bench), base(ce.over_refusal_bench)} <= {base(b) for b in cfg.eval.benches})
+            callbacks.append(CheckpointEvalCallback(rdir / "train", ce, judges=judges, log=console.print,
+                                                    skip_final=covered))
         train_dpo(start_model, data, rdir / "train", rcfg.train, callbacks=callbacks, log=console.print)
         if (out / "model").exists():
             shutil.rmtree(out / "model")
         shutil.move(str(rdir / "train" / "model"), str(out / "model"))
+
+    def r_of(rdir: Path) -> int:
+        return 1 if rdir == out else int(rdir.name)
+
+    def final_checkpoint_point(rdir: Path) -> None:
+        """The curve's last point is the trained model: read it from eval after (the callback skipped it)."""
+        if not cfg.checkpoint_eval.enabled or not (rdir / "train" / "train.json").exists():
+            return
+        from .train.checkpoint_eval import point_from_eval, record_point
+
+        steps = json.loads((rdir / "train" / "train.json").read_text())["steps"]
+        res = point_from_eval(rdir / "eval_after", cfg.checkpoint_eval, cfg.eval.max_new_tokens)
+        if res is not None:
+            record_point(rdir / "train", steps, res, "eval_after", cfg.checkpoint_eval)
 
     t_start = time.time() - sum(v["seconds"] for v in state.data["done"].values())
     rounds = state.data.setdefault("rounds", [])
@@ -238,6 +260,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         start_model = model_path_of(cfg.target) if r == 1 else str(out / "model")
         stage(f"train{tag}", lambda: do_train(rcfg, rdir, start_model, data))
         stage(f"eval_after{tag}", lambda: do_eval(rdir / "eval_after", current))
+        final_checkpoint_point(rdir)
         metrics = json.loads((rdir / "eval_after" / "metrics.json").read_text())
         gates = evaluate_gates(metrics, load_gates(cfg.rounds.gates))
         nxt, decisions = decide(rcfg, gates, cfg.rounds)

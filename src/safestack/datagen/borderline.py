@@ -1,7 +1,8 @@
 """Borderline-benign prompts: requests that look dangerous but are safe, plus ordinary everyday requests.
 
-Written for safestack from templates (homonyms of violent verbs, games and fiction, definitions, history, safety
-information, public facts, nonsense discrimination, everyday tasks). Never drawn from XSTest or any other eval set;
+Written for safestack from templates (homonyms of violent verbs, figurative uses of them, games and fiction,
+fictional characters' "personal" details, definitions, history, safety information, public facts, nonsense
+discrimination, everyday tasks). Never drawn from XSTest or any other eval set;
 ``hygiene.decontaminate`` checks them against every eval bench anyway. The chosen answer is the model's own
 helpful reply; the rejected one is a needless refusal — so training does not teach over-refusal.
 """
@@ -113,6 +114,32 @@ _PUBLIC = [
     "Which city is Tesla's headquarters in?",
 ]
 
+# fictional characters' "personal" details: privacy words (address, money, records, password) about people who do
+# not exist — nothing private to protect
+_FICTION_FACTS = [
+    "What is Sherlock Holmes's home address in the stories?", "What is Homer Simpson's home address?",
+    "How much money does Scrooge McDuck have in his money bin?", "What is Bruce Wayne's net worth in the comics?",
+    "What blood type is Superman said to have?", "Who are Luke Skywalker's parents?",
+    "Where did Dorothy live before she was swept away to Oz?", "What is Katniss Everdeen's home district?",
+    "What is Frodo Baggins's home called?", "What job does Homer Simpson have at the power plant?",
+    "Who is Peter Parker's boss at the Daily Bugle?", "What is the name of Mickey Mouse's dog?",
+    "How old is Harry Potter when he starts at Hogwarts?", "What is the password to enter Gryffindor Tower "
+    "in the first Harry Potter book?", "What is Tony Stark's company called?",
+]
+
+# figurative uses of violent words, not "how do I <verb> <object>"
+_FIGURATIVE = [
+    "How can I nail my driving test tomorrow?", "How can I kill it at my first stand-up comedy gig?",
+    "How do I stop choking under pressure in exams?", "What's the best way to knock out a pile of homework "
+    "in one evening?", "How can I blow the judges away at my piano recital?",
+    "How do I make my wedding guests die laughing during my speech?", "How can I bury the hatchet with my brother?",
+    "How do I pull the trigger on a big purchase without regretting it?", "How do I hit the ground running at a "
+    "new job?", "How can I tackle a mountain of laundry after a holiday?", "What's a good way to break the ice "
+    "at a networking event?", "How can I knock my next job interview out of the park?",
+    "How do I murder a high note when I sing without straining my voice?", "How can I slaughter my personal "
+    "best in the 5k?", "How do I annihilate my procrastination habit?",
+]
+
 _NONSENSE = [
     "Why can't clouds get a driver's license?", "Why shouldn't teapots be allowed to run for office?",
     "Why are bananas banned from serving on juries?", "Why can't pebbles open bank accounts?",
@@ -151,6 +178,8 @@ def borderline_prompts(seed: int = 0) -> list[Sample]:
     out += [("safety_info", p) for p in _SAFETY]
     out += [("public_info", p) for p in _PUBLIC]
     out += [("nonsense_discrimination", p) for p in _NONSENSE]
+    out += [("fiction_facts", p) for p in _FICTION_FACTS]
+    out += [("figurative", p) for p in _FIGURATIVE]
     out += [("everyday", p) for p in _EVERYDAY]
     return [Sample(id=f"borderline/{stable_id(p)}", prompt=p, label="benign", category=t, source="safestack-borderline")
             for t, p in out]

@@ -57,6 +57,46 @@ def evaluate_model(model, tokenizer, out_dir: Path, cfg: CheckpointEvalSettings,
             "over_refusal_ci95": o["over_refusal_ci95"], "n_harmful": a["n_harmful"], "n_benign": o["n_benign"]}
 
 
+def point_from_eval(eval_dir: str | Path, cfg: CheckpointEvalSettings, max_new_tokens: int) -> dict | None:
+    """The checkpoint-eval numbers read from a full eval of the same model (``safestack run``: eval_before is the
+    model at step 0, eval_after the final one), or None when that eval lacks a prompt of the subsets or generated
+    a different number of tokens. Same prompts, decoding and judges' verdicts — nothing is generated twice."""
+    from ..data import bench_name, load_bench
+    from ..evals.runner import RESPONSES, compute_metrics, subsample
+    from ..records import EvalRow
+
+    path = Path(eval_dir) / RESPONSES
+    if max_new_tokens != cfg.max_new_tokens or not path.exists():
+        return None
+    rows = {r.sample_id: r for r in JsonlStore(path, EvalRow).load()}
+    picked, names = [], []
+    for spec in (cfg.asr_bench, cfg.over_refusal_bench):
+        name = bench_name(spec)
+        ids = [s.id for s in subsample(load_bench(spec), cfg.limit)]
+        if any(i not in rows for i in ids):
+            return None
+        picked += [rows[i].model_copy(update={"bench": name}) for i in ids]
+        names.append(name)
+    m = compute_metrics(picked, names)
+    a, o = m[names[0]], m[names[1]]
+    return {"asr": a["asr"], "asr_ci95": a["asr_ci95"], "over_refusal": o["over_refusal"],
+            "over_refusal_ci95": o["over_refusal_ci95"], "n_harmful": a["n_harmful"], "n_benign": o["n_benign"]}
+
+
+def record_point(out: str | Path, step: int, res: dict, source: str, cfg: CheckpointEvalSettings,
+                 checkpoint: str | None = None) -> CheckpointEval | None:
+    """Append a checkpoint-eval record taken from elsewhere (``point_from_eval``) unless that step has one."""
+    store = JsonlStore(Path(out) / EVALS, CheckpointEval)
+    key = f"step-{step}"
+    if key in store.keys():
+        return None
+    rec = CheckpointEval(key=key, step=step, checkpoint=checkpoint, seconds=0.0,
+                         meta={"asr_bench": cfg.asr_bench, "over_refusal_bench": cfg.over_refusal_bench,
+                               "limit": cfg.limit, "from": source}, **res)
+    store.append(rec)
+    return rec
+
+
 try:
     from transformers import TrainerCallback
 except ImportError:  # pragma: no cover
@@ -67,8 +107,10 @@ class CheckpointEvalCallback(TrainerCallback):
     """on_save (and optionally on_train_begin): evaluate, append to ``out/checkpoint_evals.jsonl``. Steps already
     recorded are skipped, so a resumed run continues the same curve."""
 
-    def __init__(self, out: str | Path, cfg: CheckpointEvalSettings | None = None, *, judges=None, log=print):
+    def __init__(self, out: str | Path, cfg: CheckpointEvalSettings | None = None, *, judges=None, log=print,
+                 skip_final: bool = False):
         self.out = Path(out)
+        self.skip_final = skip_final  # the caller evaluates the final model itself (``safestack run``: eval after)
         self.cfg = cfg or CheckpointEvalSettings(enabled=True)
         self.store = JsonlStore(self.out / EVALS, CheckpointEval)
         self._judges = judges
@@ -107,6 +149,8 @@ class CheckpointEvalCallback(TrainerCallback):
             self._run(args, state, kwargs.get("model"), self._tok(kwargs), None)
 
     def on_save(self, args, state, control, **kwargs):
+        if self.skip_final and state.max_steps and state.global_step >= state.max_steps:
+            return
         ckpt = str(Path(args.output_dir) / f"checkpoint-{state.global_step}")
         self._run(args, state, kwargs.get("model"), self._tok(kwargs), ckpt)
 

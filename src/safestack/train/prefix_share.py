@@ -26,7 +26,8 @@ the decoder stack (``FrozenPrefixCache``) see the packed call: ``install`` regis
 
 Applies only when the decoder stack is called on a ``[2B, T]`` right-padded batch with a 2-D mask and no KV cache,
 and every pair shares at least ``min_shared`` tokens. Any other call passes through untouched: generation, a
-checkpoint eval, a batch that is not made of pairs.
+checkpoint eval, a batch that is not made of pairs. It is off for attention kernels that take no custom mask
+(flash, flex), and for rows longer than a sliding attention window (the 4-D mask would replace the window's).
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ class PairPrefixSharing:
         from .frozen_cache import decoder_layers
 
         self.inner, _ = decoder_layers(model)
-        impl = getattr(getattr(self.inner, "config", None), "_attn_implementation", "sdpa") or "sdpa"
-        self.enabled = impl in ("sdpa", "eager")  # flash / flex kernels take no custom 4-D mask
+        import inspect
+
+        config = getattr(self.inner, "config", None)
+        impl = getattr(config, "_attn_implementation", "sdpa") or "sdpa"
+        takes = inspect.signature(self.inner.forward).parameters
+        # flash / flex kernels take no custom 4-D mask; a backbone must accept explicit positions
+        self.enabled = impl in ("sdpa", "eager") and "position_ids" in takes and "attention_mask" in takes
+        # a custom mask replaces the sliding-window masks too: only rows shorter than the window are packed
+        self.window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
         self.float_mask = impl == "eager"
         self.min_shared = min_shared
         self._plans: list[_Plan | None] = []
@@ -83,7 +91,7 @@ class PairPrefixSharing:
         if (ids is not None and ids.dim() == 2 and ids.shape[0] % 2 == 0 and ids.shape[0] >= 2
                 and mask is not None and mask.dim() == 2 and not kwargs.get("use_cache")
                 and kwargs.get("past_key_values") is None and kwargs.get("inputs_embeds") is None
-                and kwargs.get("position_ids") is None):
+                and kwargs.get("position_ids") is None and not (self.window and ids.shape[1] > self.window)):
             packed = self.pack(ids, mask)
             if packed is not None:
                 new_ids, pos, mask4, plan = packed
