@@ -64,10 +64,12 @@ class RoundSettings:
 class EvalSettings:
     benches: list[str] = field(default_factory=lambda: ["harmbench", "xstest"])
     limit: int | None = None
-    # 32 tokens: re-judging 48-token replies cut to 32 changed no after-training verdict on HarmBench and moved
-    # ASR/over-refusal by ≤ 0.6 pt (benchmarks/bench_gen_length.py); batches of 64 decode ~27 % faster than 32,
-    # and of 128 another ~16 % (XSTest, 256 prompts: 52.8 → 44.6 s; 256 rows: 46.2 s)
-    max_new_tokens: int = 32
+    # 24 tokens: re-judging a run's 32-token greedy replies cut to 24 changed no after-training HarmBench verdict
+    # and 3 of 450 XSTest ones (over-refusal 5.2 % both ways); before training, when the model complies at length,
+    # HarmBench ASR read 86.2 instead of 88.1 % (benchmarks/bench_gen_length.py → results.json
+    # ["gen_length_s4_eval_24_32"]). Batches of 64 decode ~27 % faster than 32, and of 128 another ~16 % (XSTest,
+    # 256 prompts: 52.8 → 44.6 s; 256 rows: 46.2 s)
+    max_new_tokens: int = 24
     batch_size: int = 128
 
 

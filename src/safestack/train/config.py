@@ -34,7 +34,7 @@ class CheckpointEvalSettings:
     asr_bench: str = "harmbench"
     over_refusal_bench: str = "xstest:safe"
     limit: int = 16  # prompts per bench (stratified, deterministic)
-    max_new_tokens: int = 32
+    max_new_tokens: int = 24  # as the run's eval, so its step 0 and final points can be read from eval before/after
     batch_size: int = 32  # the 16 + 16 prompts decode as one batch
     at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
 
