@@ -74,6 +74,12 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     cfg = cfg or DPOSettings()
     out = Path(out)
     rows = load_pairs(data) if not isinstance(data, list) else data
+    if isinstance(data, list):
+        kinds = [str(r.get("kind", "")) for r in data]
+    else:
+        from ..records import read_jsonl
+
+        kinds = [str(r.get("kind", "")) for r in read_jsonl(data)]
     device = resolve_device(cfg.device)
     on_cpu = device == "cpu"
     tok = AutoTokenizer.from_pretrained(model_path)
@@ -89,7 +95,8 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         # the reference pass reads the dataset in order, in batches: sorted by length they carry little padding
         # (a random batch of the demo's pairs is ~39 % padding). Training still samples at random (RandomSampler),
         # so the sort changes which rows share a training batch by chance only, not how random they are.
-        rows = sorted(rows, key=lambda r: pair_length(r, tok, packed=cfg.share_prompt))
+        order = sorted(range(len(rows)), key=lambda i: pair_length(rows[i], tok, packed=cfg.share_prompt))
+        rows, kinds = [rows[i] for i in order], [kinds[i] for i in order]
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
@@ -125,8 +132,23 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         sharing = PairPrefixSharing(model).install()  # its pre-hook runs before the cache's (prepend)
     callbacks = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
+    trainer_cls = DPOTrainer
+    if cfg.megabatch > 0 and not cfg.length_grouped:
+        from .batching import StratifiedMegabatchSampler
+
+        sampler = StratifiedMegabatchSampler([pair_length(r, tok, packed=cfg.share_prompt) for r in rows], kinds,
+                                             cfg.batch_size * cfg.grad_accum, cfg.megabatch, cfg.seed)
+
+        class _MegabatchDPOTrainer(DPOTrainer):
+            def _get_train_sampler(self, train_dataset=None):
+                ds = train_dataset if train_dataset is not None else self.train_dataset
+                if ds is not None and len(ds) == len(sampler):  # TRL dropped no row: lengths line up
+                    return sampler
+                return super()._get_train_sampler(train_dataset)
+
+        trainer_cls = _MegabatchDPOTrainer
     with labelled_positions_only():  # the reference pass runs in the constructor, the policy passes in train()
-        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+        trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              callbacks=callbacks)
         result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
