@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import re
 from typing import Callable, Iterable, Sequence, TypeVar
 
@@ -32,10 +34,14 @@ class Contamination:
         self.jaccard = jaccard
         self.grams: set[tuple[str, ...]] = set()
         self.sets: list[frozenset[str]] = []
+        self.postings: dict[str, list[int]] = {}  # token → the eval sets that hold it
         for t in eval_texts:
             tk = tokens(t)
             self.grams |= ngrams(tk, n)
-            self.sets.append(frozenset(tk))
+            e = frozenset(tk)
+            for w in e:
+                self.postings.setdefault(w, []).append(len(self.sets))
+            self.sets.append(e)
 
     def hit(self, text: str) -> bool:
         tk = tokens(text)
@@ -44,7 +50,15 @@ class Contamination:
         s = frozenset(tk)
         if not s:
             return False
-        return any(len(s & e) / len(s | e) >= self.jaccard for e in self.sets if e)
+        return any(len(s & self.sets[i]) / len(s | self.sets[i]) >= self.jaccard for i in self._candidates(s))
+
+    def _candidates(self, s: frozenset[str]) -> set[int]:
+        """Prefix filter (exact): Jaccard(s, e) ≥ J needs |s ∩ e| ≥ α = ⌈J·|s|⌉, so e holds at least one of ANY
+        |s| − α + 1 tokens of s. Taking s's rarest tokens keeps the candidate lists short; every candidate is then
+        checked with the full formula, so the answer is the same as comparing against every eval prompt."""
+        alpha = max(1, math.ceil(self.jaccard * len(s) - 1e-9))
+        prefix = sorted(s, key=lambda w: (len(self.postings.get(w, ())), w))[: len(s) - alpha + 1]
+        return {i for w in prefix for i in self.postings.get(w, ())}
 
 
 def eval_prompts() -> dict[str, list[str]]:

@@ -67,8 +67,9 @@ class DPOSettings:
     # 949 → 570 s, but held-out ASR came out 13.2 % instead of 6.3 % (homogeneous batches, same order each epoch)
     length_grouped: bool = False
     # N > 0: batches of similar length within random megabatches of N batches, stratified by pair kind and
-    # reshuffled every epoch (train/batching.py); 0: random batches
-    megabatch: int = 0
+    # reshuffled every epoch (train/batching.py); 0: random batches. Session 5, same data: train stage 475 → 405 s,
+    # held-out HarmBench ASR 0.6 → 3.1 %, XSTest-safe over-refusal 1.2 → 1.6 % (README)
+    megabatch: int = 8
     # pack each pair's chosen and rejected rows into one, sharing their prompt (train/prefix_share.py): the same
     # log-probs and gradients from ~30 % fewer tokens through every layer
     share_prompt: bool = True
