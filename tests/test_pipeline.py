@@ -7,6 +7,18 @@ import yaml
 from safestack.pipeline import load_run_config, run_pipeline
 
 
+def _tiny_run_config(tmp_path, tiny_dir, sections: dict):
+    """run.yaml for the tiny model: small red team, data and training unless ``sections`` say otherwise."""
+    cfg = {"target": f"hf:{tiny_dir}",
+           "redteam": {"limit": 6, "attacks": ["direct"], "max_new_tokens": 8},
+           "datagen": {"max_pairs": 12},
+           "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1}}
+    cfg.update(sections)
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
 def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
     cfg_file = tmp_path / "run.yaml"
     cfg_file.write_text(yaml.safe_dump({
@@ -55,16 +67,14 @@ def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):
         {"name": "over-refusal", "metric": "*.over_refusal", "op": "<", "value": -1.0, "action": "rebalance"},
         {"name": "category ASR", "metric": "harmbench.asr_by_category.*", "op": "<", "value": -1.0,
          "action": "halt"}]}))
-    cfg_file = tmp_path / "run.yaml"
-    cfg_file.write_text(yaml.safe_dump({
-        "target": f"hf:{tiny_dir}",
+    cfg_file = _tiny_run_config(tmp_path, tiny_dir, {
         "redteam": {"limit": 4, "attacks": ["direct"], "max_new_tokens": 6},
         "datagen": {"max_pairs": 8},
         "train": {"max_steps": 1, "batch_size": 4, "save_steps": 10, "logging_steps": 1},
         "checkpoint_eval": {"enabled": False},
         "eval": {"limit": 4, "max_new_tokens": 4},
         "rounds": {"max_rounds": 2, "gates": str(gates)},
-    }))
+    })
     out = tmp_path / "run"
     rep = run_pipeline(load_run_config(str(cfg_file)), out)
     assert [x["round"] for x in rep["rounds"]] == [1, 2] and not rep["rounds"][0]["passed"]
@@ -83,15 +93,10 @@ def test_run_reads_the_first_and_last_checkpoint_points_from_its_evals(tmp_path,
     the final step (the trained model) are read from them instead of generated again; the steps between are not."""
     from safestack.train.checkpoint_eval import load_evals
 
-    cfg_file = tmp_path / "run.yaml"
-    cfg_file.write_text(yaml.safe_dump({
-        "target": f"hf:{tiny_dir}",
-        "redteam": {"limit": 6, "attacks": ["direct"], "max_new_tokens": 8},
-        "datagen": {"max_pairs": 12},
-        "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+    cfg_file = _tiny_run_config(tmp_path, tiny_dir, {
         "checkpoint_eval": {"limit": 4, "max_new_tokens": 4},
         "eval": {"benches": ["harmbench", "xstest:safe"], "max_new_tokens": 4},
-    }))
+    })
     out = tmp_path / "run"
     rep = run_pipeline(load_run_config(str(cfg_file)), out)
     rows = load_evals(out / "train")

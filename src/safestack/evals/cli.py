@@ -94,7 +94,7 @@ def eval_(ctx: typer.Context, target: str = typer.Option("default", "--target",
                                                         help="default | hf:<path> | openai:<model>@<base_url>"),
           bench: str = typer.Option("harmbench,xstest", "--bench", help="comma-separated bench specs"),
           limit: Optional[int] = typer.Option(None, "--limit"), out: Optional[Path] = typer.Option(None, "--out"),
-          max_new_tokens: int = typer.Option(32, help="reply length (32 = the run default; bench_gen_length.py)"),
+          max_new_tokens: int = typer.Option(24, help="reply length (24 = the run default; bench_gen_length.py)"),
           api_key_env: Optional[str] = typer.Option(None, "--api-key-env"),
           gates: Optional[Path] = typer.Option(None, "--gates", help="gates YAML; exit 1 when a gate fails"),
           baseline: Optional[Path] = typer.Option(None, "--baseline", help="a baseline eval run (regression gates)")):
