@@ -210,7 +210,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
             from .train.checkpoint_eval import CheckpointEvalCallback, point_from_eval, record_point
 
             ce = cfg.checkpoint_eval
-            if ce.at_start and r_of(rdir) == 1:  # step 0 is the base model: eval before already answered those prompts
+            if ce.at_start and rdir == out:  # round 1's step 0 is the base model: eval before answered those prompts
                 res = point_from_eval(out / "eval_before", ce, cfg.eval.max_new_tokens)
                 if res is not None:
                     record_point(rdir / "train", 0, res, "eval_before", ce)
@@ -223,9 +223,6 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         if (out / "model").exists():
             shutil.rmtree(out / "model")
         shutil.move(str(rdir / "train" / "model"), str(out / "model"))
-
-    def r_of(rdir: Path) -> int:
-        return 1 if rdir == out else int(rdir.name)
 
     def final_checkpoint_point(rdir: Path) -> None:
         """The curve's last point is the trained model: read it from eval after (the callback skipped it)."""

@@ -52,7 +52,11 @@ def evaluate_model(model, tokenizer, out_dir: Path, cfg: CheckpointEvalSettings,
     m = asyncio.run(run_eval(target, benches, judges, out_dir, limit=cfg.limit, resume=False,
                              params=GenParams(max_new_tokens=cfg.max_new_tokens), batch_size=cfg.batch_size,
                              show_progress=False))
-    a, o = m[bench_name(cfg.asr_bench)], m[bench_name(cfg.over_refusal_bench)]
+    return _point(m[bench_name(cfg.asr_bench)], m[bench_name(cfg.over_refusal_bench)])
+
+
+def _point(a: dict, o: dict) -> dict:
+    """A checkpoint point from the ASR bench's and the over-refusal bench's metrics blocks."""
     return {"asr": a["asr"], "asr_ci95": a["asr_ci95"], "over_refusal": o["over_refusal"],
             "over_refusal_ci95": o["over_refusal_ci95"], "n_harmful": a["n_harmful"], "n_benign": o["n_benign"]}
 
@@ -78,9 +82,7 @@ def point_from_eval(eval_dir: str | Path, cfg: CheckpointEvalSettings, max_new_t
         picked += [rows[i].model_copy(update={"bench": name}) for i in ids]
         names.append(name)
     m = compute_metrics(picked, names)
-    a, o = m[names[0]], m[names[1]]
-    return {"asr": a["asr"], "asr_ci95": a["asr_ci95"], "over_refusal": o["over_refusal"],
-            "over_refusal_ci95": o["over_refusal_ci95"], "n_harmful": a["n_harmful"], "n_benign": o["n_benign"]}
+    return _point(m[names[0]], m[names[1]])
 
 
 def record_point(out: str | Path, step: int, res: dict, source: str, cfg: CheckpointEvalSettings,

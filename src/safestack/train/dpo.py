@@ -13,8 +13,9 @@ from .common import (labelled_positions_only, lora_config, precision_args, resum
 from .config import DPOSettings
 
 
-def load_pairs(path: str | Path) -> list[dict[str, Any]]:
-    """TRL conversational preference rows (prompt/chosen/rejected as message lists) or flat strings."""
+def load_pairs(path: str | Path, keep_kind: bool = False) -> list[dict[str, Any]]:
+    """TRL conversational preference rows (prompt/chosen/rejected as message lists) or flat strings; with
+    ``keep_kind``, each row's ``kind`` (refusal / borderline …, None when absent) too."""
     from ..records import read_jsonl
 
     rows = read_jsonl(path)
@@ -28,6 +29,8 @@ def load_pairs(path: str | Path) -> list[dict[str, Any]]:
         conv = lambda v: [{"role": "user", "content": v}] if isinstance(v, str) else v  # noqa: E731
         reply = lambda v: [{"role": "assistant", "content": v}] if isinstance(v, str) else v  # noqa: E731
         out.append({"prompt": conv(r["prompt"]), "chosen": reply(r["chosen"]), "rejected": reply(r["rejected"])})
+        if keep_kind:
+            out[-1]["kind"] = r.get("kind")
     return out
 
 
@@ -73,13 +76,11 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
 
     cfg = cfg or DPOSettings()
     out = Path(out)
-    rows = load_pairs(data) if not isinstance(data, list) else data
     if isinstance(data, list):
-        kinds = [str(r.get("kind", "")) for r in data]
+        rows, kinds = data, [str(r.get("kind", "")) for r in data]
     else:
-        from ..records import read_jsonl
-
-        kinds = [str(r.get("kind", "")) for r in read_jsonl(data)]
+        rows = load_pairs(data, keep_kind=True)
+        kinds = [str(r.pop("kind") or "") for r in rows]
     device = resolve_device(cfg.device)
     on_cpu = device == "cpu"
     tok = AutoTokenizer.from_pretrained(model_path)
@@ -88,15 +89,19 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32 if on_cpu else torch.bfloat16)
     if cfg.max_rejected_tokens:
         rows = [truncate_rejected(r, tok, cfg.max_rejected_tokens) for r in rows]
+    # padded width of each pair as the model sees it (packed when prompts are shared): for the reference pass's
+    # sort and the megabatch sampler
+    lengths = [pair_length(r, tok, packed=cfg.share_prompt) for r in rows]
+    order = None
     if cfg.length_grouped and len(rows) > cfg.batch_size:
-        lengths = [pair_length(r, tok) for r in rows]
-        rows = [rows[i] for i in length_grouped_order(lengths, cfg.batch_size * cfg.grad_accum, cfg.seed)]
+        order = length_grouped_order([pair_length(r, tok) for r in rows], cfg.batch_size * cfg.grad_accum, cfg.seed)
     elif cfg.precompute_ref_log_probs:
         # the reference pass reads the dataset in order, in batches: sorted by length they carry little padding
         # (a random batch of the demo's pairs is ~39 % padding). Training still samples at random (RandomSampler),
         # so the sort changes which rows share a training batch by chance only, not how random they are.
-        order = sorted(range(len(rows)), key=lambda i: pair_length(rows[i], tok, packed=cfg.share_prompt))
-        rows, kinds = [rows[i] for i in order], [kinds[i] for i in order]
+        order = sorted(range(len(rows)), key=lambda i: lengths[i])
+    if order is not None:
+        rows, kinds, lengths = ([x[i] for i in order] for x in (rows, kinds, lengths))
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
         output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
@@ -136,8 +141,7 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     if cfg.megabatch > 0 and not cfg.length_grouped:
         from .batching import StratifiedMegabatchSampler
 
-        sampler = StratifiedMegabatchSampler([pair_length(r, tok, packed=cfg.share_prompt) for r in rows], kinds,
-                                             cfg.batch_size * cfg.grad_accum, cfg.megabatch, cfg.seed)
+        sampler = StratifiedMegabatchSampler(lengths, kinds, cfg.batch_size * cfg.grad_accum, cfg.megabatch, cfg.seed)
 
         class _MegabatchDPOTrainer(DPOTrainer):
             def _get_train_sampler(self, train_dataset=None):

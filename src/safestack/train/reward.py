@@ -24,7 +24,7 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -220,8 +220,7 @@ def train_reward(model_path: str | None, data: str | Path | list[dict], out: str
         raise BadInput(f"reward: unknown backbone '{cfg.backbone}' (minilm, lm)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = data if isinstance(data, list) else [
-        {**p, "kind": r.get("kind")} for p, r in zip(load_pairs(data), _raw(data))]
+    rows = data if isinstance(data, list) else load_pairs(data, keep_kind=True)
     train_rows, held_rows = split_rows(rows, cfg.heldout_fraction)
     hh_train, hh_held = [], []
     if cfg.hh_rlhf:
@@ -268,7 +267,3 @@ def train_reward(model_path: str | None, data: str | Path | list[dict], out: str
     return info
 
 
-def _raw(path) -> list[dict[str, Any]]:
-    from ..records import read_jsonl
-
-    return read_jsonl(path)
