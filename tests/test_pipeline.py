@@ -105,3 +105,15 @@ def test_run_reads_the_first_and_last_checkpoint_points_from_its_evals(tmp_path,
     after = json.loads((out / "eval_after" / "responses.jsonl").read_text().splitlines()[0])
     assert after["bench"] == "harmbench"
     assert [r["step"] for r in rep["checkpoint_evals"]["rows"]] == [0, 1, 2]
+
+
+def test_bad_borderline_mix_is_refused_before_any_stage(tmp_path, tiny_dir):
+    import pytest
+
+    from safestack.errors import BadInput
+
+    cfg_file = _tiny_run_config(tmp_path, tiny_dir, {"datagen": {"borderline_mix": "random"}})
+    out = tmp_path / "run"
+    with pytest.raises(BadInput, match="borderline_mix must be one of balanced, pool, not 'random'"):
+        run_pipeline(load_run_config(str(cfg_file)), out)
+    assert not (out / "redteam").exists()

@@ -90,6 +90,16 @@ def round_robin(items: Sequence, key: Callable[[Any], Any]) -> list:
     return out
 
 
+BORDERLINE_MIXES = ("balanced", "pool")
+
+
+def check_borderline_mix(mix: str) -> None:
+    if mix not in BORDERLINE_MIXES:
+        from ..errors import BadInput
+
+        raise BadInput(f"borderline_mix must be one of {', '.join(BORDERLINE_MIXES)}, not {mix!r}")
+
+
 async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
                       refusal: Judge, harm: Judge | None = None, benign_ratio: float = 1.0,
                       max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
@@ -99,6 +109,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
+    check_borderline_mix(borderline_mix)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = params or GenParams()
@@ -162,10 +173,6 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     border, border_contam = decontaminate(border, lambda s: s.prompt, index)
     n_border_target = int(round((len(ref) + len(extra)) * benign_ratio))
     rng.shuffle(border)
-    if borderline_mix not in ("balanced", "pool"):
-        from ..errors import BadInput
-
-        raise BadInput(f"borderline_mix must be 'balanced' or 'pool', not {borderline_mix!r}")
     if borderline_mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool
         border = round_robin(border, lambda s: s.category)
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
