@@ -144,3 +144,48 @@ def test_shipped_toxicity_weights_match_a_refit():
     shipped = default_classifier().proba(texts)
     assert np.allclose(fresh, shipped, atol=1e-4)
     assert shipped[0] > 0.5 > max(shipped[1], shipped[2])
+
+
+@pytest.mark.parametrize("impl", ["sdpa", "eager"])
+def test_shared_context_loglik_equals_row_by_row(tiny_target, impl):
+    """Options of one context packed in one row (4-D mask, restarted positions) score what each row scores alone."""
+    from safestack.targets.shared_context import group_by_context, supports_packing
+
+    tiny_target.model.config._attn_implementation = impl
+    try:
+        q1, q2, q3 = user("Who forgets things?\nOptions: my son / not known / my grandfather"), user("Hi"), \
+            user("Is the sky green? Answer in one word and then explain at some length why.")
+        ctxs = [q1, q1, q1, q2, q3, q3, q2]
+        conts = ["my son", "not known", "my grandfather, who is old", "Hello!", "No", "Yes, it is green.", "x"]
+        assert supports_packing(tiny_target.model, 64)
+        packed = tiny_target.loglik_sync(ctxs, conts)
+        tiny_target.share_context = False
+        rows = tiny_target.loglik_sync(ctxs, conts)
+    finally:
+        tiny_target.share_context = True
+        tiny_target.model.config._attn_implementation = "sdpa"
+    for (a, n), (b, m) in zip(packed, rows):
+        assert n == m and a == pytest.approx(b, abs=1e-3)
+    assert len({x for x, _ in packed}) == len(conts)  # distinct options, distinct scores: nothing crossed over
+    tok = tiny_target.tokenizer
+    pairs = [(tok(tiny_target.render(c), add_special_tokens=False)["input_ids"], tok(t, add_special_tokens=False)["input_ids"])
+             for c, t in zip(ctxs, conts)]
+    groups = group_by_context(pairs)
+    assert [g.slots for g in groups] == [[0, 1, 2], [3, 6], [4, 5]]
+    assert sum(g.width for g in groups) < sum(len(a) + len(b) for a, b in pairs)
+
+
+def test_packing_declines_models_it_cannot_mask(tiny_target):
+    from safestack.targets.shared_context import supports_packing
+
+    cfg = tiny_target.model.config
+    cfg._attn_implementation = "flash_attention_2"
+    try:
+        assert not supports_packing(tiny_target.model, 16)
+    finally:
+        cfg._attn_implementation = "sdpa"
+    cfg.sliding_window, cfg.use_sliding_window = 8, True
+    try:
+        assert not supports_packing(tiny_target.model, 16) and supports_packing(tiny_target.model, 8)
+    finally:
+        cfg.sliding_window = None

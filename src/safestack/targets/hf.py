@@ -10,6 +10,7 @@ from typing import Sequence
 from ..errors import BadInput
 from ..records import Message
 from .base import GenParams
+from .shared_context import group_by_context, score_groups, supports_packing
 
 
 def _torch_dtype(name: str):
@@ -42,7 +43,8 @@ class HFTarget:
     def __init__(self, path: str | None = None, *, model=None, tokenizer=None, dtype: str = "auto",
                  device: str = "auto", batch_size: int = 128, name: str | None = None,
                  system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
-                 prefix_min: int = 8, max_batch_tokens: int = 32768):
+                 prefix_min: int = 8, max_batch_tokens: int = 32768, share_context: bool = True,
+                 loglik_rows: int = 16):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,6 +54,10 @@ class HFTarget:
         self.max_input_tokens = max_input_tokens
         self.share_prefix, self.prefix_min = share_prefix, prefix_min  # see _batch
         self.max_batch_tokens = max_batch_tokens  # see _batches
+        self.share_context = share_context  # loglik: one packed row per context (shared_context.py)
+        # packed loglik rows per forward: on 2 CPU cores 16 rows took 23 s for 96 BBQ questions, 128 rows 36 s
+        # (benchmarks/bench_loglik.py); a forward without generation gains nothing from wide batches
+        self.loglik_rows = loglik_rows
         self.device = resolve_device(device)
         if model is None:
             if path is None:
@@ -114,16 +120,17 @@ class HFTarget:
                     out[i] = r.strip()
         return out
 
-    def _batches(self, order: list[int], widths: list[int]) -> list[list[int]]:
+    def _batches(self, order: list[int], widths: list[int], rows: int | None = None) -> list[list[int]]:
         """Consecutive slices of ``order`` (sorted by length) with at most ``batch_size`` rows and at most
         ``max_batch_tokens`` padded tokens (rows × the widest row: prompt + new tokens when generating, context +
         continuation for log-likelihoods): short prompts decode ``batch_size`` (128) at a time — on 2 CPU cores a
         64-row batch costs ~40 % less per reply than four of 16, and 128 rows ~16 % less than two of 64 — while
         many-shot prompts of thousands of tokens come a few at a time."""
+        rows = rows or self.batch_size
         out: list[list[int]] = []
         cur: list[int] = []
         for i in order:
-            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * widths[i] > self.max_batch_tokens):
+            if cur and (len(cur) >= rows or (len(cur) + 1) * widths[i] > self.max_batch_tokens):
                 out.append(cur)
                 cur = []
             cur.append(i)
@@ -215,9 +222,10 @@ class HFTarget:
             await asyncio.to_thread(thread.join)
 
     def loglik_sync(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
-        """Σ log p(continuation tokens | rendered chat context) and the token count, in left-padded batches.
+        """Σ log p(continuation tokens | rendered chat context) and the token count.
 
-        Sequences are left-padded to width W (position ids from the mask), so every continuation ends at W; only
+        Continuations of the same context share one packed row (``shared_context``; ``share_context=False`` or an
+        unsuitable model: one row each). Row by row, sequences are left-padded to width W (position ids from the mask), so every continuation ends at W; only
         the last K = max continuation length + 1 positions' logits are kept: (B, K, V). The token at position p
         is predicted by the logits at p − 1."""
         import torch
@@ -230,6 +238,29 @@ class HFTarget:
             tgt = self.tokenizer(cont, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id]
             ctx = ctx[-max(1, self.max_input_tokens - len(tgt)):]  # keep the end of an over-long context
             pairs.append((ctx, tgt))
+        if self.share_context and pairs and supports_packing(self.model, max(len(c) + len(t) for c, t in pairs)):
+            return self._loglik_shared(pairs)
+        return self._loglik_rows(pairs)
+
+    def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+        """Options of one context scored in one packed row (``shared_context``): the context is encoded once."""
+        import torch
+
+        groups = group_by_context(pairs)
+        order = sorted(range(len(groups)), key=lambda i: groups[i].width)
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+        with self._lock, torch.no_grad():
+            for idx in self._batches(order, [g.width for g in groups], rows=self.loglik_rows):
+                batch = [groups[i] for i in idx]
+                for g, sums in zip(batch, score_groups(self.model, batch, self.tokenizer.pad_token_id)):
+                    for slot, opt, v in zip(g.slots, g.options, sums):
+                        out[slot] = (v, len(opt))
+        return out
+
+    def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+        """One left-padded row per (context, continuation): for models the packed rows do not suit."""
+        import torch
+
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
         with self._lock, torch.no_grad():

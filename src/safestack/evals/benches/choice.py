@@ -19,8 +19,10 @@ def uses_loglik(ctx: BenchContext) -> bool:
 
 
 async def run_loglik(ctx: BenchContext, key: str, samples: Sequence[Sample], prompt: Callable[[Sample], str],
-                     options: Callable[[Sample], list[str]], chunk: int = 32) -> None:
-    """Score every option of every sample; rows carry ``meta.loglik`` = [(Σ log p, n tokens)] per option."""
+                     options: Callable[[Sample], list[str]], chunk: int = 256) -> None:
+    """Score every option of every sample; rows carry ``meta.loglik`` = [(Σ log p, n tokens)] per option.
+    ``chunk`` samples per target call (stored when done, so an interrupted run resumes there): enough for the
+    target to sort them by length into evenly padded batches."""
     done = ctx.store.keys()
     todo = [s for s in samples if stable_id(key, s.id, "loglik") not in done]
     if not todo:
