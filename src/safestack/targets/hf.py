@@ -10,7 +10,7 @@ from typing import Sequence
 from ..errors import BadInput
 from ..records import Message
 from .base import GenParams
-from .shared_context import group_by_context, score_groups, supports_packing
+from .shared_context import pack_rows, score_rows, supports_packing
 
 
 def _torch_dtype(name: str):
@@ -44,7 +44,7 @@ class HFTarget:
                  device: str = "auto", batch_size: int = 128, name: str | None = None,
                  system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
                  prefix_min: int = 8, max_batch_tokens: int = 32768, share_context: bool = True,
-                 loglik_rows: int = 16):
+                 loglik_rows: int = 16, loglik_width: int = 512):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -57,7 +57,7 @@ class HFTarget:
         self.share_context = share_context  # loglik: one packed row per context (shared_context.py)
         # packed loglik rows per forward: on 2 CPU cores 16 rows took 23 s for 96 BBQ questions, 128 rows 36 s
         # (benchmarks/bench_loglik.py); a forward without generation gains nothing from wide batches
-        self.loglik_rows = loglik_rows
+        self.loglik_rows, self.loglik_width = loglik_rows, loglik_width  # packed rows per forward, tokens per row
         self.device = resolve_device(device)
         if model is None:
             if path is None:
@@ -243,19 +243,19 @@ class HFTarget:
         return self._loglik_rows(pairs)
 
     def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
-        """Options of one context scored in one packed row (``shared_context``): the context is encoded once."""
+        """Shared prefixes encoded once: prefix-tree rows (``shared_context``), ``loglik_rows`` rows per forward."""
         import torch
 
-        groups = group_by_context(pairs)
-        order = sorted(range(len(groups)), key=lambda i: groups[i].width)
-        out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+        rows = pack_rows(pairs, max_width=max(self.loglik_width, max(len(c) + len(t) for c, t in pairs)))
+        order = sorted(range(len(rows)), key=lambda i: rows[i].width)
+        sums = [0.0] * len(pairs)
         with self._lock, torch.no_grad():
-            for idx in self._batches(order, [g.width for g in groups], rows=self.loglik_rows):
-                batch = [groups[i] for i in idx]
-                for g, sums in zip(batch, score_groups(self.model, batch, self.tokenizer.pad_token_id)):
-                    for slot, opt, v in zip(g.slots, g.options, sums):
-                        out[slot] = (v, len(opt))
-        return out
+            for idx in self._batches(order, [r.width for r in rows], rows=self.loglik_rows):
+                got = score_rows(self.model, [rows[i] for i in idx], self.tokenizer.pad_token_id, len(pairs))
+                for row in (rows[i] for i in idx):
+                    for i in {t[0] for t in row.targets}:
+                        sums[i] = got[i]
+        return [(sums[i], len(t)) for i, (_, t) in enumerate(pairs)]
 
     def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
         """One left-padded row per (context, continuation): for models the packed rows do not suit."""

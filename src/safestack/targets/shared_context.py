@@ -1,50 +1,80 @@
-"""Log-likelihoods of several continuations of one context, with the context encoded once: exact, fewer tokens.
+"""Log-likelihoods of many continuations, with every shared prefix encoded once: exact, far fewer tokens.
 
 Multiple-choice benches score every option of a question under the same prompt (BBQ: 3 options after a ~100-token
-prompt; TruthfulQA: ~7.6 options after a short question). Scoring each (context, option) row alone sends the
-context through the model once per option. Under causal attention the context's hidden states do not depend on
-what follows, so one packed row per context serves all its options::
+prompt, and each BBQ context comes with two questions, ambiguous and disambiguated; TruthfulQA: ~7.6 options after
+a short question). Scoring each (context, option) row alone sends the shared text through the model again and
+again. Under causal attention a token's hidden state depends only on the tokens before it, so the sequences are
+merged into a prefix tree and one packed row holds a whole subtree in depth-first order::
 
-    [ c_0 … c_{m-1} | o1_0 … o1_{a-1} | o2_0 … o2_{b-1} | … | pad … ]
-      context         option 1          option 2
+    [ system turn + context | question 1 | opt a | opt b | opt c | question 2 | opt a | opt b | opt c | pad … ]
 
-* A 4-D attention mask ``[B, 1, W, W]`` lets each option's tokens see the context and their own option's earlier
-  tokens, never another option; pads see only themselves (no empty softmax row).
-* Position ids restart at ``m`` for every option, so each token keeps the position it has in its own row.
-* The predictor of option token ``k`` is the hidden state at option token ``k − 1``; for ``k = 0`` it is the
-  context's last token, shared by all options.
+* A 4-D attention mask ``[B, 1, W, W]`` lets each token see itself and its ancestors in the tree, nothing else;
+  pads see only themselves (no empty softmax row).
+* Position ids are tree depths, so each token keeps the position it has in its own sequence.
+* The predictor of a continuation token is its parent's hidden state (for the first token: the context's last).
 
 The backbone runs on the packed rows; the LM head runs only on the gathered predictor states ``[N, d]`` (N = all
-option tokens in the batch) → ``log_softmax`` → the option tokens' log-probs. Tested equal (to float rounding) to
+continuation tokens in the batch) → ``log_softmax`` → the tokens' log-probs. Tested equal (to float rounding) to
 scoring each row alone. Used for attention kernels that take a custom mask (sdpa, eager) on models without final
-logit soft-capping and with rows inside any sliding window; otherwise ``HFTarget`` scores row by row.
+logit soft-capping and with sequences inside any sliding window; otherwise ``HFTarget`` scores row by row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 
 @dataclass
-class Group:
-    context: list[int]
-    options: list[list[int]]  # token ids, each non-empty
-    slots: list[int]  # where each option's result goes in the caller's output
+class Row:
+    """One packed row: a prefix tree of token sequences laid out in depth-first order (a node's ancestors come
+    before it). ``parent[c]`` is column ``c``'s parent column (-1 at a root), ``depth[c]`` its position id."""
+    tokens: list[int] = field(default_factory=list)
+    parent: list[int] = field(default_factory=list)
+    depth: list[int] = field(default_factory=list)
+    targets: list[tuple[int, int, int]] = field(default_factory=list)  # (pair index, predictor column, token)
 
     @property
     def width(self) -> int:
-        return len(self.context) + sum(len(o) for o in self.options)
+        return len(self.tokens)
 
 
-def group_by_context(pairs: Sequence[tuple[list[int], list[int]]]) -> list[Group]:
-    """(context ids, continuation ids) pairs → one ``Group`` per distinct context, options in input order."""
-    groups: dict[tuple[int, ...], Group] = {}
-    for i, (ctx, tgt) in enumerate(pairs):
-        g = groups.setdefault(tuple(ctx), Group(list(ctx), [], []))
-        g.options.append(list(tgt))
-        g.slots.append(i)
-    return list(groups.values())
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    k = 0
+    while k < n and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def pack_rows(pairs: Sequence[tuple[list[int], list[int]]], max_width: int = 512) -> list[Row]:
+    """(context ids, continuation ids) pairs → packed rows of at most ``max_width`` tokens (a longer single
+    sequence gets a row of its own). Sequences are inserted in sorted order, so each one's longest shared prefix
+    with everything already in the row is its shared prefix with the previous one: it adds only the tokens after
+    that prefix. Identical contexts share every context token; BBQ's ambiguous and disambiguated contexts, and its
+    two questions per context, share their common head too."""
+    order = sorted(range(len(pairs)), key=lambda i: pairs[i][0] + pairs[i][1])
+    rows: list[Row] = []
+    row, prev, cols = None, [], []  # cols[k]: column of the previous sequence's token k in ``row``
+    for i in order:
+        ctx, tgt = pairs[i]
+        if not ctx or not tgt:
+            raise ValueError("loglik packing: every context and continuation needs at least one token")
+        seq = ctx + tgt
+        k = _lcp(prev, seq) if row is not None else 0
+        if row is None or (row.width + len(seq) - k > max_width and row.width):
+            row, k = Row(), 0
+            rows.append(row)
+        cols = cols[:k]
+        for d in range(k, len(seq)):
+            row.parent.append(cols[d - 1] if d else -1)
+            row.depth.append(d)
+            row.tokens.append(seq[d])
+            cols.append(row.width - 1)
+        m = len(ctx)
+        row.targets += [(i, cols[m + j - 1], tok) for j, tok in enumerate(tgt)]
+        prev = seq
+    return rows
 
 
 def supports_packing(model, width: int) -> bool:
@@ -66,46 +96,41 @@ def supports_packing(model, width: int) -> bool:
     return model.get_output_embeddings() is not None
 
 
-def pack(groups: Sequence[Group], pad_id: int, device: Any = "cpu", float_mask: Any = None):
-    """Packed batch for ``groups``: ``input_ids`` [B, W], ``position_ids`` [B, W], a 4-D mask [B, 1, W, W] (bool, or
-    additive in ``float_mask`` dtype), and per option (in group order) the flat predictor / target indices."""
+def pack(rows: Sequence[Row], pad_id: int, device: Any = "cpu", float_mask: Any = None):
+    """Batch for ``rows``: ``input_ids`` [B, W], ``position_ids`` [B, W], a 4-D mask [B, 1, W, W] — column ``k``
+    visible from ``q`` iff ``k`` is ``q`` or its ancestor; pads see only themselves — (bool, or additive in the
+    ``float_mask`` dtype), the flat predictor index and target token of every continuation token, and its pair."""
+    import numpy as np
     import torch
 
-    b, w = len(groups), max(g.width for g in groups)
-    ids = torch.full((b, w), pad_id, dtype=torch.long)
-    pos = torch.zeros((b, w), dtype=torch.long)
-    seg = torch.full((b, w), -1, dtype=torch.long)  # -1 pad, 0 context, j + 1 option j
-    pred_idx: list[int] = []  # flat index (row · W + col) of each option token's predictor
-    tgt_ids: list[int] = []
-    owners: list[tuple[int, int]] = []  # (group, option) per option token
-    for r, g in enumerate(groups):
-        m = len(g.context)
-        ids[r, :m] = torch.tensor(g.context)
-        pos[r, :m] = torch.arange(m)
-        seg[r, :m] = 0
-        col = m
-        for j, opt in enumerate(g.options):
-            n = len(opt)
-            ids[r, col:col + n] = torch.tensor(opt)
-            pos[r, col:col + n] = torch.arange(m, m + n)
-            seg[r, col:col + n] = j + 1
-            pred_idx += [r * w + m - 1] + [r * w + col + k for k in range(n - 1)]
-            tgt_ids += opt
-            owners += [(r, j)] * n
-            col += n
-    q, k = seg[:, :, None], seg[:, None, :]
-    causal = torch.ones((w, w), dtype=torch.bool).tril()[None]
-    allowed = causal & (q >= 0) & ((k == 0) | (k == q))
-    allowed |= torch.eye(w, dtype=torch.bool)[None] & (q < 0)
-    mask = allowed[:, None]
+    b, w = len(rows), max(r.width for r in rows)
+    ids = np.full((b, w), pad_id, dtype=np.int64)
+    pos = np.zeros((b, w), dtype=np.int64)
+    allowed = np.zeros((b, w, w), dtype=bool)
+    pred, tgt, owner = [], [], []
+    for r, row in enumerate(rows):
+        n = row.width
+        ids[r, :n] = row.tokens
+        pos[r, :n] = row.depth
+        anc = allowed[r]
+        for c, p in enumerate(row.parent):
+            if p >= 0:
+                anc[c] = anc[p]
+            anc[c, c] = True
+        anc[np.arange(n, w), np.arange(n, w)] = True
+        for i, col, tok in row.targets:
+            pred.append(r * w + col)
+            tgt.append(tok)
+            owner.append(i)
+    mask = torch.from_numpy(allowed)[:, None]
     if float_mask is not None:
         mask = torch.zeros(mask.shape, dtype=float_mask).masked_fill(~mask, torch.finfo(float_mask).min)
-    return (ids.to(device), pos.to(device), mask.to(device), torch.tensor(pred_idx, device=device),
-            torch.tensor(tgt_ids, device=device), owners)
+    return (torch.from_numpy(ids).to(device), torch.from_numpy(pos).to(device), mask.to(device),
+            torch.tensor(pred, device=device), torch.tensor(tgt, device=device), owner)
 
 
-def score_groups(model, groups: Sequence[Group], pad_id: int, head_rows: int = 2048) -> list[list[float]]:
-    """Σ log p of each option of each group (``[[per option] per group]``), one backbone call for the batch.
+def score_rows(model, rows: Sequence[Row], pad_id: int, n_pairs: int, head_rows: int = 2048) -> list[float]:
+    """Σ log p of each pair's continuation (indexed by pair; pairs not in ``rows`` stay 0), one backbone call.
     The LM head and log-softmax run over at most ``head_rows`` gathered states at a time ([rows, V] floats)."""
     import torch
 
@@ -115,7 +140,7 @@ def score_groups(model, groups: Sequence[Group], pad_id: int, head_rows: int = 2
     impl = getattr(model.config, "_attn_implementation", "sdpa") or "sdpa"
     dtype = next(model.parameters()).dtype
     device = next(model.parameters()).device
-    ids, pos, mask, pred_idx, tgt, owners = pack(groups, pad_id, device, dtype if impl == "eager" else None)
+    ids, pos, mask, pred_idx, tgt, owner = pack(rows, pad_id, device, dtype if impl == "eager" else None)
     h = inner(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).last_hidden_state
     flat = h.reshape(-1, h.shape[-1])
     head = model.get_output_embeddings()
@@ -124,7 +149,7 @@ def score_groups(model, groups: Sequence[Group], pad_id: int, head_rows: int = 2
         logits = head(flat[pred_idx[a:a + head_rows]]).float()
         lp = torch.log_softmax(logits, dim=-1)
         token_lp[a:a + head_rows] = lp.gather(1, tgt[a:a + head_rows, None])[:, 0].cpu()
-    out = [[0.0] * len(g.options) for g in groups]
-    for (r, j), v in zip(owners, token_lp.tolist()):
-        out[r][j] += v
+    out = [0.0] * n_pairs
+    for i, v in zip(owner, token_lp.tolist()):
+        out[i] += v
     return out
