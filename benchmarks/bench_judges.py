@@ -1,5 +1,7 @@
 """Judge throughput: judging 1,000 responses (rule/embedding and learned judges) on 2 CPU cores.
 
+The 1,000 are the first XSTest human-labelled completions (safe and unsafe prompts, several models).
+
 Usage: python benchmarks/bench_judges.py → benchmarks/results.json["judges"]
 """
 
@@ -18,7 +20,12 @@ def main() -> None:
 
     rows = load_xstest_completions()[:1000]
     items = [JudgeItem(prompt=r["prompt"], response=r["response"]) for r in rows]
-    out = {"n": len(items)}
+    from safestack.judges.harm import substance
+    from safestack.judges.refusal import classify
+
+    # the harm judge embeds only replies its rules leave open (not a full refusal, some substance)
+    open_ = sum(classify(it.response, it.prompt)[0] != "full_refusal" and substance(it.response) > 0 for it in items)
+    out = {"n": len(items), "harm_embedded": open_}
     for name in ("refusal", "harm", "refusal-learned", "harm-learned"):
         j = make_judge(name)
         asyncio.run(j.score(items[:8]))  # load models
