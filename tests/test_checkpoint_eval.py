@@ -74,3 +74,20 @@ def test_dpo_settings_turn_the_checkpoint_eval_on_and_training_resumes(tmp_path,
     assert any("resuming from the last checkpoint" in str(m) for m in logs)
     assert info["steps"] == 3 and [h["step"] for h in info["history"]] == [1, 2, 3]
     assert [e.step for e in load_evals(tmp_path / "out")][-1] == 3
+
+
+def test_eval_covers_decides_on_the_sample_ids_point_from_eval_reads(tmp_path):
+    """The run skips the final checkpoint eval only when eval after will hold every prompt of the subsets."""
+    from safestack.train.checkpoint_eval import eval_covers
+
+    ce = CheckpointEvalSettings(asr_bench="harmbench", over_refusal_bench="xstest:safe", limit=16, max_new_tokens=24)
+    assert eval_covers(ce, ["harmbench", "xstest"], None, 24)
+    assert not eval_covers(ce, ["harmbench", "xstest"], None, 32)  # other replies
+    assert not eval_covers(ce, ["harmbench"], None, 24)  # no XSTest in eval after
+    assert not eval_covers(ce, ["harmbench", "xstest"], 8, 24)  # eval after on fewer prompts
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps({"prompt": f"how do I do thing {i}", "label": "harmful"}) + "\n" for i in range(20)))
+    b.write_text("".join(json.dumps({"prompt": f"other thing {i}", "label": "harmful"}) + "\n" for i in range(20)))
+    ce = CheckpointEvalSettings(asr_bench=f"jsonl:{a}", over_refusal_bench="xstest:safe", limit=16, max_new_tokens=24)
+    assert eval_covers(ce, [f"jsonl:{a}", "xstest"], None, 24)
+    assert not eval_covers(ce, [f"jsonl:{b}", "xstest"], None, 24)  # same bench type, other prompts

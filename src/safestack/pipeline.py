@@ -210,16 +210,14 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []
         if cfg.checkpoint_eval.enabled:
-            from .train.checkpoint_eval import CheckpointEvalCallback, point_from_eval, record_point
+            from .train.checkpoint_eval import CheckpointEvalCallback, eval_covers, point_from_eval, record_point
 
             ce = cfg.checkpoint_eval
             if ce.at_start and rdir == out:  # round 1's step 0 is the base model: eval before answered those prompts
                 res = point_from_eval(out / "eval_before", ce, cfg.eval.max_new_tokens)
                 if res is not None:
                     record_point(rdir / "train", 0, res, "eval_before", ce)
-            base = lambda spec: spec.split(":")[0]  # noqa: E731
-            covered = (cfg.eval.limit is None and ce.max_new_tokens == cfg.eval.max_new_tokens
-                       and {base(ce.asr_bench), base(ce.over_refusal_bench)} <= {base(b) for b in cfg.eval.benches})
+            covered = eval_covers(ce, cfg.eval.benches, cfg.eval.limit, cfg.eval.max_new_tokens)
             callbacks.append(CheckpointEvalCallback(rdir / "train", ce, judges=judges, log=console.print,
                                                     skip_final=covered))
         train_dpo(start_model, data, rdir / "train", rcfg.train, callbacks=callbacks, log=console.print)

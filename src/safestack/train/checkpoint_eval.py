@@ -85,6 +85,19 @@ def point_from_eval(eval_dir: str | Path, cfg: CheckpointEvalSettings, max_new_t
     return _point(m[names[0]], m[names[1]])
 
 
+def eval_covers(cfg: CheckpointEvalSettings, benches: Sequence[str], limit: int | None, gen_tokens: int) -> bool:
+    """Whether an eval of ``benches`` (``limit``, ``gen_tokens`` new tokens) will hold every prompt of the checkpoint
+    subsets, so that ``point_from_eval`` can read the final point from it — decided on sample ids, as it reads."""
+    from ..data import load_bench
+    from ..evals.runner import subsample
+
+    if gen_tokens != cfg.max_new_tokens:
+        return False
+    have = {s.id for b in benches for s in subsample(load_bench(b), limit)}
+    return all(s.id in have for spec in (cfg.asr_bench, cfg.over_refusal_bench)
+               for s in subsample(load_bench(spec), cfg.limit))
+
+
 def record_point(out: str | Path, step: int, res: dict, source: str, cfg: CheckpointEvalSettings,
                  checkpoint: str | None = None) -> CheckpointEval | None:
     """Append a checkpoint-eval record taken from elsewhere (``point_from_eval``) unless that step has one."""
