@@ -91,7 +91,8 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         rows = [truncate_rejected(r, tok, cfg.max_rejected_tokens) for r in rows]
     # padded width of each pair as the model sees it (packed when prompts are shared): for the reference pass's
     # sort and the megabatch sampler
-    lengths = [pair_length(r, tok, packed=cfg.share_prompt) for r in rows]
+    need = cfg.precompute_ref_log_probs or (cfg.megabatch > 0 and not cfg.length_grouped)
+    lengths = [pair_length(r, tok, packed=cfg.share_prompt) for r in rows] if need else [0] * len(rows)
     order = None
     if cfg.length_grouped and len(rows) > cfg.batch_size:
         order = length_grouped_order([pair_length(r, tok) for r in rows], cfg.batch_size * cfg.grad_accum, cfg.seed)

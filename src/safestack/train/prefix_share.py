@@ -135,24 +135,18 @@ class PairPrefixSharing:
         widths = m + a + r
         w = int(widths.max())
         dev = ids.device
-        pad = 0
-        new_ids = torch.full((b, w), pad, dtype=ids.dtype, device=dev)
-        pos = torch.zeros((b, w), dtype=torch.long, device=dev)
-        branch = torch.full((b, w), -1, dtype=torch.long, device=dev)  # -1 pad, 0 prefix, 1 chosen, 2 rejected
-        gather = torch.zeros((two_b, t), dtype=torch.long, device=dev)
-        for i in range(b):
-            mi, ai, ri = int(m[i]), int(a[i]), int(r[i])
-            base = i * w
-            new_ids[i, :mi + ai] = ids[i, :mi + ai]
-            new_ids[i, mi + ai:mi + ai + ri] = ids[b + i, mi:mi + ri]
-            pos[i, :mi + ai] = torch.arange(mi + ai, device=dev)
-            pos[i, mi + ai:mi + ai + ri] = torch.arange(mi, mi + ri, device=dev)
-            branch[i, :mi] = 0
-            branch[i, mi:mi + ai] = 1
-            branch[i, mi + ai:mi + ai + ri] = 2
-            gather[i, :mi + ai] = base + torch.arange(mi + ai, device=dev)
-            gather[b + i, :mi] = base + torch.arange(mi, device=dev)
-            gather[b + i, mi:mi + ri] = base + mi + ai + torch.arange(ri, device=dev)
+        base = (torch.arange(b, device=dev) * w)[:, None]
+        m_, a_, r_ = m[:, None], a[:, None], r[:, None]
+        col = torch.arange(w, device=dev)[None, :]  # packed column
+        first = col < m_ + a_  # prefix + chosen branch: copied from the chosen row
+        second = ~first & (col < m_ + a_ + r_)  # rejected branch: rejected row's position col − a
+        new_ids = torch.where(first, ids[:b].gather(1, col.clamp(max=t - 1).expand(b, w)),
+                              torch.where(second, ids[b:].gather(1, (col - a_).clamp(0, t - 1)), 0))
+        pos = torch.where(first, col, torch.where(second, col - a_, 0))
+        branch = torch.where(col < m_, 0, torch.where(first, 1, torch.where(second, 2, -1)))
+        tc = torch.arange(t, device=dev)[None, :]  # position in the unpacked rows
+        gather = torch.cat([torch.where(tc < m_ + a_, base + tc, 0),
+                            torch.where(tc < m_, base + tc, torch.where(tc < m_ + r_, base + a_ + tc, 0))])
         q = branch[:, :, None]
         k = branch[:, None, :]
         causal = torch.ones((w, w), dtype=torch.bool, device=dev).tril()
