@@ -4,6 +4,7 @@
 Arms: ``rows`` (one left-padded row per option, batches of up to 128 rows: the old path) and ``shared`` (one packed
 row per question, ``--rows`` packed rows per forward). Reports wall seconds, option sequences per second and the
 largest absolute difference between the two arms' log-likelihoods (float rounding only).
+``bbq_consecutive``: 2·n consecutive BBQ questions from a seeded offset, as a full run reads them.
 Usage: python benchmarks/bench_loglik.py [--n 96] [--rows 16]     Writes benchmarks/results.json["loglik"].
 """
 
@@ -32,10 +33,16 @@ def main() -> None:
     target.loglik_rows = a.rows
     res: dict = {"questions_per_bench": a.n, "packed_rows_per_forward": a.rows}
     benches = {"bbq": (bbq.load(), bbq._prompt, lambda s: s.meta["options"]),
-               "truthfulqa": (truthfulqa.load(), lambda s: s.prompt, truthfulqa.options)}
+               "truthfulqa": (truthfulqa.load(), lambda s: s.prompt, truthfulqa.options),
+               # as a full run reads BBQ (file order): a context's questions and versions share their head
+               "bbq_consecutive": (bbq.load(), bbq._prompt, lambda s: s.meta["options"])}
     target.loglik_sync([user("warm up")], ["ok"])
     for name, (samples, prompt, options) in benches.items():
-        picked = random.Random(0).sample(samples, a.n)
+        if name.endswith("_consecutive"):
+            start = random.Random(0).randrange(len(samples) - 2 * a.n)
+            picked = samples[start:start + 2 * a.n]
+        else:
+            picked = random.Random(0).sample(samples, a.n)
         ctxs, conts = [], []
         for s in picked:
             for o in options(s):
