@@ -102,7 +102,8 @@ def load_xstest_completions(model: str | None = None) -> list[dict]:
             continue
         for r in _csv(f):
             out.append({"model": m, "id": r["id"], "type": r["type"], "prompt": r["prompt"],
-                        "response": r["completion"], "human": r["final_label"]})
+                        "response": r["completion"], "human": r["final_label"],
+                        "annotations": [r.get("annotation_1", ""), r.get("annotation_2", "")]})
     return out
 
 
