@@ -32,10 +32,11 @@ def main() -> None:
     target = load_target("default")
     target.loglik_rows = a.rows
     res: dict = {"questions_per_bench": a.n, "packed_rows_per_forward": a.rows}
-    benches = {"bbq": (bbq.load(), bbq._prompt, lambda s: s.meta["options"]),
+    bbq_samples = bbq.load()
+    benches = {"bbq": (bbq_samples, bbq._prompt, lambda s: s.meta["options"]),
                "truthfulqa": (truthfulqa.load(), lambda s: s.prompt, truthfulqa.options),
                # as a full run reads BBQ (file order): a context's questions and versions share their head
-               "bbq_consecutive": (bbq.load(), bbq._prompt, lambda s: s.meta["options"])}
+               "bbq_consecutive": (bbq_samples, bbq._prompt, lambda s: s.meta["options"])}
     target.loglik_sync([user("warm up")], ["ok"])
     for name, (samples, prompt, options) in benches.items():
         if name.endswith("_consecutive"):

@@ -90,4 +90,4 @@ def test_eval_covers_decides_on_the_sample_ids_point_from_eval_reads(tmp_path):
     b.write_text("".join(json.dumps({"prompt": f"other thing {i}", "label": "harmful"}) + "\n" for i in range(20)))
     ce = CheckpointEvalSettings(asr_bench=f"jsonl:{a}", over_refusal_bench="xstest:safe", limit=16, max_new_tokens=24)
     assert eval_covers(ce, [f"jsonl:{a}", "xstest"], None, 24)
-    assert not eval_covers(ce, [f"jsonl:{b}", "xstest"], None, 24)  # same bench type, other prompts
+    assert not eval_covers(ce, [f"jsonl:{b}", "xstest"], None, 24)  # another file

@@ -146,11 +146,11 @@ def test_shipped_toxicity_weights_match_a_refit():
     assert shipped[0] > 0.5 > max(shipped[1], shipped[2])
 
 
-@pytest.mark.parametrize("impl,width", [("sdpa", 512), ("eager", 512), ("sdpa", 40)])
-def test_shared_context_loglik_equals_row_by_row(tiny_target, impl, width):
+@pytest.mark.parametrize("impl,width", [("sdpa", 512), ("eager", 512), ("sdpa", 40), ("eager", 40)])
+def test_shared_context_loglik_equals_row_by_row(tiny_target, impl, width, monkeypatch):
     """Prefix-tree rows (shared contexts, contexts sharing a head, a duplicate pair, rows split at ``width``) score
     what each sequence scores alone."""
-    from safestack.targets.shared_context import pack_rows, supports_packing
+    from safestack.targets.shared_context import pack_rows, score_rows, supports_packing
 
     tiny_target.model.config._attn_implementation = impl
     tiny_target.loglik_width = width
@@ -160,9 +160,14 @@ def test_shared_context_loglik_equals_row_by_row(tiny_target, impl, width):
     ctxs = [q1, q1, q1, q2, q2, q3, q4, q4, q3, q1]
     conts = ["The grandson", "Not enough information", "The 72 year old", "The grandson", "The 72 year old",
              "Hello!", "No", "Yes, it is green.", "x", "The grandson"]
+    import safestack.targets.hf as hf
+
+    calls = []
+    monkeypatch.setattr(hf, "score_rows", lambda *a, **k: calls.append(1) or score_rows(*a, **k))
     try:
         assert supports_packing(tiny_target.model, 64)
         packed = tiny_target.loglik_sync(ctxs, conts)
+        assert calls and tiny_target._packing_ok  # the packed path ran (and passed its own check)
         tiny_target.share_context = False
         rows = tiny_target.loglik_sync(ctxs, conts)
     finally:
@@ -204,8 +209,43 @@ def test_packing_declines_models_it_cannot_mask(tiny_target):
         assert not supports_packing(tiny_target.model, 16)
     finally:
         cfg._attn_implementation = "sdpa"
+    had = getattr(cfg, "use_sliding_window", None)
     cfg.sliding_window, cfg.use_sliding_window = 8, True
     try:
         assert not supports_packing(tiny_target.model, 16) and supports_packing(tiny_target.model, 8)
     finally:
-        cfg.sliding_window = None
+        cfg.sliding_window, cfg.use_sliding_window = None, had
+    for key, value in (("logit_scale", 0.0625), ("final_logit_softcapping", 30.0), ("layer_types", ["linear_attention"])):
+        setattr(cfg, key, value)
+        try:
+            assert not supports_packing(tiny_target.model, 16), key
+        finally:
+            setattr(cfg, key, None)
+    assert supports_packing(tiny_target.model, 16)
+
+
+def test_packing_falls_back_when_its_check_fails(tiny_target, monkeypatch):
+    """The first packed call is compared with the rows path; a mismatch turns packing off for the target."""
+    import safestack.targets.hf as hf
+
+    monkeypatch.setattr(hf, "score_rows", lambda model, rows, pad: {t[0]: 0.0 for r in rows for t in r.targets})
+    monkeypatch.setattr(tiny_target, "_packing_ok", None)
+    got = tiny_target.loglik_sync([user("Hi")] * 2, ["Hello!", "Go away."])
+    assert tiny_target._packing_ok is False and all(lp < 0 for lp, _ in got)
+
+
+def test_an_over_long_context_is_cut_once_for_all_its_options(tiny_target, monkeypatch):
+    import safestack.targets.hf as hf
+    from safestack.targets.shared_context import pack_rows
+
+    seen = []
+    monkeypatch.setattr(hf, "pack_rows", lambda pairs, **k: seen.append(pairs) or pack_rows(pairs, **k))
+    monkeypatch.setattr(tiny_target, "max_input_tokens", 24)
+    ctx = user("word " * 60)
+    packed = tiny_target.loglik_sync([ctx, ctx], ["a", "a much longer option than the first one"])
+    (c1, t1), (c2, t2) = seen[-1]
+    assert c1 == c2 and len(c2) + len(t2) == 24  # one cut, made for the longest option
+    monkeypatch.setattr(tiny_target, "share_context", False)
+    rows = tiny_target.loglik_sync([ctx, ctx], ["a", "a much longer option than the first one"])
+    for (a, n), (b, m) in zip(packed, rows):
+        assert n == m and a == pytest.approx(b, abs=1e-3)

@@ -54,7 +54,8 @@ class HFTarget:
         self.max_input_tokens = max_input_tokens
         self.share_prefix, self.prefix_min = share_prefix, prefix_min  # see _batch
         self.max_batch_tokens = max_batch_tokens  # see _batches
-        self.share_context = share_context  # loglik: one packed row per context (shared_context.py)
+        self.share_context = share_context  # loglik: prefix-tree packed rows (shared_context.py)
+        self._packing_ok: bool | None = None  # set by the first packed loglik call's check against the rows path
         # packed loglik rows per forward: on 2 CPU cores 16 rows took 23 s for 96 BBQ questions, 128 rows 36 s
         # (benchmarks/bench_loglik.py); a forward without generation gains nothing from wide batches
         self.loglik_rows, self.loglik_width = loglik_rows, loglik_width  # packed rows per forward, tokens per row
@@ -125,7 +126,8 @@ class HFTarget:
         ``max_batch_tokens`` padded tokens (rows × the widest row: prompt + new tokens when generating, context +
         continuation for log-likelihoods): short prompts decode ``batch_size`` (128) at a time — on 2 CPU cores a
         64-row batch costs ~40 % less per reply than four of 16, and 128 rows ~16 % less than two of 64 — while
-        many-shot prompts of thousands of tokens come a few at a time."""
+        many-shot prompts of thousands of tokens come a few at a time. ``rows`` overrides ``batch_size`` (packed
+        log-likelihood rows: ``loglik_rows``)."""
         rows = rows or self.batch_size
         out: list[list[int]] = []
         cur: list[int] = []
@@ -224,46 +226,56 @@ class HFTarget:
     def loglik_sync(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
         """Σ log p(continuation tokens | rendered chat context) and the token count.
 
-        Continuations of the same context share one packed row (``shared_context``; ``share_context=False`` or an
-        unsuitable model: one row each). Row by row, sequences are left-padded to width W (position ids from the mask), so every continuation ends at W; only
-        the last K = max continuation length + 1 positions' logits are kept: (B, K, V). The token at position p
-        is predicted by the logits at p − 1."""
-        import torch
-
+        Shared prefixes are encoded once in prefix-tree rows (``shared_context``), checked once per target against
+        the row-by-row path; ``share_context=False`` or an unsuitable model: one left-padded row per pair."""
         if len(contexts) != len(continuations):
             raise ValueError("loglik: contexts and continuations differ in length")
-        pairs = []
-        for conv, cont in zip(contexts, continuations):
-            ctx = self.tokenizer(self.render(conv), add_special_tokens=False)["input_ids"]
-            tgt = self.tokenizer(cont, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id]
-            ctx = ctx[-max(1, self.max_input_tokens - len(tgt)):]  # keep the end of an over-long context
-            pairs.append((ctx, tgt))
+        texts = [self.render(conv) for conv in contexts]
+        tgts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id]
+                for c in continuations]
+        longest: dict[str, int] = {}  # per context: its longest continuation (one cut for all its options)
+        for t, y in zip(texts, tgts):
+            longest[t] = max(longest.get(t, 0), len(y))
+        ids = {t: self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in longest}
+        # an over-long context keeps its end, cut once so that every continuation sees the same context
+        pairs = [(ids[t][-max(1, self.max_input_tokens - longest[t]):], y) for t, y in zip(texts, tgts)]
         if self.share_context and pairs and supports_packing(self.model, max(len(c) + len(t) for c, t in pairs)):
-            return self._loglik_shared(pairs)
+            with self._lock:
+                if self._packing_ok is None:  # once per target: the packed path must reproduce the rows path
+                    probe = pairs[:4]
+                    a = self._loglik_shared(probe, locked=True)
+                    b = self._loglik_rows(probe, locked=True)
+                    self._packing_ok = all(abs(x[0] - y[0]) <= 1e-3 * max(1.0, abs(y[0])) for x, y in zip(a, b))
+            if self._packing_ok:
+                return self._loglik_shared(pairs)
         return self._loglik_rows(pairs)
 
-    def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+    def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]], locked: bool = False) -> list[tuple[float, int]]:
         """Shared prefixes encoded once: prefix-tree rows (``shared_context``), ``loglik_rows`` rows per forward."""
+        import contextlib
+
         import torch
 
         rows = pack_rows(pairs, max_width=max(self.loglik_width, max(len(c) + len(t) for c, t in pairs)))
         order = sorted(range(len(rows)), key=lambda i: rows[i].width)
         sums = [0.0] * len(pairs)
-        with self._lock, torch.no_grad():
+        with (contextlib.nullcontext() if locked else self._lock), torch.no_grad():
             for idx in self._batches(order, [r.width for r in rows], rows=self.loglik_rows):
-                got = score_rows(self.model, [rows[i] for i in idx], self.tokenizer.pad_token_id, len(pairs))
-                for row in (rows[i] for i in idx):
-                    for i in {t[0] for t in row.targets}:
-                        sums[i] = got[i]
+                for i, v in score_rows(self.model, [rows[i] for i in idx], self.tokenizer.pad_token_id).items():
+                    sums[i] = v
         return [(sums[i], len(t)) for i, (_, t) in enumerate(pairs)]
 
-    def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
-        """One left-padded row per (context, continuation): for models the packed rows do not suit."""
+    def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]], locked: bool = False) -> list[tuple[float, int]]:
+        """One left-padded row per (context, continuation), for models the packed rows do not suit. Rows are
+        left-padded to width W (position ids from the mask), so every continuation ends at W; only the last K = max
+        continuation length + 1 positions' logits are kept: (B, K, V); the token at p is predicted at p − 1."""
+        import contextlib
+
         import torch
 
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
-        with self._lock, torch.no_grad():
+        with (contextlib.nullcontext() if locked else self._lock), torch.no_grad():
             for idx in self._batches(order, [len(c) + len(t) for c, t in pairs]):
                 keep = max(len(pairs[i][1]) for i in idx) + 1
                 enc = self._left_padded([pairs[i][0] + pairs[i][1] for i in idx])

@@ -15,8 +15,11 @@ merged into a prefix tree and one packed row holds a whole subtree in depth-firs
 
 The backbone runs on the packed rows; the LM head runs only on the gathered predictor states ``[N, d]`` (N = all
 continuation tokens in the batch) → ``log_softmax`` → the tokens' log-probs. Tested equal (to float rounding) to
-scoring each row alone. Used for attention kernels that take a custom mask (sdpa, eager) on models without final
-logit soft-capping and with sequences inside any sliding window; otherwise ``HFTarget`` scores row by row.
+scoring each row alone. A row holds at most ``max_width`` tokens: a subtree cut there is continued in the next row,
+whose copy of the shared prefix is encoded again. Used for attention kernels that take a custom mask (sdpa, eager),
+models with attention in every layer, no logit scaling outside the LM head and sequences inside any sliding window
+(``supports_packing``), after one check against the row-by-row path on the first inputs; otherwise ``HFTarget``
+scores row by row.
 """
 
 from __future__ import annotations
@@ -77,12 +80,22 @@ def pack_rows(pairs: Sequence[tuple[list[int], list[int]]], max_width: int = 512
     return rows
 
 
+# scaling applied between the backbone and the logits by the ForCausalLM forward (Cohere, Granite, MiniCPM …):
+# ``score_rows`` calls the backbone and the LM head itself and would skip it
+_LOGIT_SCALING = ("final_logit_softcapping", "logit_scale", "logits_scaling", "scale_emb", "dim_model_base")
+_ATTENTION_LAYERS = {"full_attention", "sliding_attention", "chunked_attention"}
+
+
 def supports_packing(model, width: int) -> bool:
-    """Whether ``model`` can take the packed rows: a custom-mask attention kernel, no soft-capped logits, no
-    sliding window narrower than ``width``, and a backbone / LM head pair to call separately."""
+    """Whether ``model`` can take the packed rows: a custom-mask attention kernel, attention in every layer (a
+    recurrent or convolution layer ignores the mask and would mix sibling options), no scaling of logits outside
+    the LM head, no sliding window narrower than ``width``, and a backbone / LM head pair to call separately.
+    ``HFTarget`` also compares the two paths once on real inputs before trusting this."""
     config = getattr(model, "config", None)
     impl = getattr(config, "_attn_implementation", "sdpa") or "sdpa"
-    if impl not in ("sdpa", "eager") or getattr(config, "final_logit_softcapping", None):
+    if impl not in ("sdpa", "eager") or any(getattr(config, k, None) not in (None, 1, 1.0) for k in _LOGIT_SCALING):
+        return False
+    if set(getattr(config, "layer_types", None) or ()) - _ATTENTION_LAYERS:
         return False
     window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
     if window and width > window:
@@ -129,8 +142,8 @@ def pack(rows: Sequence[Row], pad_id: int, device: Any = "cpu", float_mask: Any 
             torch.tensor(pred, device=device), torch.tensor(tgt, device=device), owner)
 
 
-def score_rows(model, rows: Sequence[Row], pad_id: int, n_pairs: int, head_rows: int = 2048) -> list[float]:
-    """Σ log p of each pair's continuation (indexed by pair; pairs not in ``rows`` stay 0), one backbone call.
+def score_rows(model, rows: Sequence[Row], pad_id: int, head_rows: int = 2048) -> dict[int, float]:
+    """Σ log p of the continuation of every pair in ``rows`` ({pair index: sum}), one backbone call.
     The LM head and log-softmax run over at most ``head_rows`` gathered states at a time ([rows, V] floats)."""
     import torch
 
@@ -138,9 +151,9 @@ def score_rows(model, rows: Sequence[Row], pad_id: int, n_pairs: int, head_rows:
 
     inner, _ = decoder_layers(model)
     impl = getattr(model.config, "_attn_implementation", "sdpa") or "sdpa"
-    dtype = next(model.parameters()).dtype
-    device = next(model.parameters()).device
-    ids, pos, mask, pred_idx, tgt, owner = pack(rows, pad_id, device, dtype if impl == "eager" else None)
+    emb = model.get_input_embeddings().weight
+    float_mask = (emb.dtype if emb.dtype.is_floating_point else torch.float32) if impl == "eager" else None
+    ids, pos, mask, pred_idx, tgt, owner = pack(rows, pad_id, emb.device, float_mask)
     h = inner(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).last_hidden_state
     flat = h.reshape(-1, h.shape[-1])
     head = model.get_output_embeddings()
@@ -149,7 +162,7 @@ def score_rows(model, rows: Sequence[Row], pad_id: int, n_pairs: int, head_rows:
         logits = head(flat[pred_idx[a:a + head_rows]]).float()
         lp = torch.log_softmax(logits, dim=-1)
         token_lp[a:a + head_rows] = lp.gather(1, tgt[a:a + head_rows, None])[:, 0].cpu()
-    out = [0.0] * n_pairs
+    out: dict[int, float] = {}
     for i, v in zip(owner, token_lp.tolist()):
-        out[i] += v
+        out[i] = out.get(i, 0.0) + v
     return out

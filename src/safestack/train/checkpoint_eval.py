@@ -93,9 +93,13 @@ def eval_covers(cfg: CheckpointEvalSettings, benches: Sequence[str], limit: int 
 
     if gen_tokens != cfg.max_new_tokens:
         return False
-    have = {s.id for b in benches for s in subsample(load_bench(b), limit)}
-    return all(s.id in have for spec in (cfg.asr_bench, cfg.over_refusal_bench)
-               for s in subsample(load_bench(spec), cfg.limit))
+    source = lambda spec: spec if spec.startswith("jsonl:") else spec.split(":")[0]  # noqa: E731
+    for spec in (cfg.asr_bench, cfg.over_refusal_bench):
+        # only the eval benches that read the same data can hold its prompts (BBQ's 58k need not be loaded)
+        have = {s.id for b in benches if source(b) == source(spec) for s in subsample(load_bench(b), limit)}
+        if not all(s.id in have for s in subsample(load_bench(spec), cfg.limit)):
+            return False
+    return True
 
 
 def record_point(out: str | Path, step: int, res: dict, source: str, cfg: CheckpointEvalSettings,
