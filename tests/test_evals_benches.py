@@ -8,7 +8,7 @@ import pytest
 from safestack.data import DATASETS, load_bench
 from safestack.errors import BadInput
 from safestack.evals.benches import available
-from safestack.records import user
+from safestack.records import Verdict, user
 
 ALL = ["harmbench", "xstest", "strongreject", "jbb", "jbb:PAIR", "toxigen", "bbq", "truthfulqa", "multiturn:2"]
 
@@ -249,3 +249,40 @@ def test_an_over_long_context_is_cut_once_for_all_its_options(tiny_target, monke
     rows = tiny_target.loglik_sync([ctx, ctx], ["a", "a much longer option than the first one"])
     for (a, n), (b, m) in zip(packed, rows):
         assert n == m and a == pytest.approx(b, abs=1e-3)
+
+
+def test_rejudge_rescores_stored_replies_without_touching_the_run(tmp_path, tiny_target):
+    """`eval rejudge`: a judge's verdicts replaced, metrics recomputed from them, the source run kept as it was."""
+    from safestack.evals import run_eval
+    from safestack.evals.runner import rejudge
+    from safestack.judges import make_judge
+    from safestack.targets import GenParams
+
+    src = tmp_path / "run"
+    m = asyncio.run(run_eval(tiny_target, ["harmbench", "xstest"], [make_judge("refusal"), make_judge("harm")], src,
+                             limit=6, params=GenParams(max_new_tokens=4), show_progress=False))
+    before = (src / "responses.jsonl").read_text(), (src / "metrics.json").read_text()
+
+    class RefusesAll:  # a judge that reads every reply as a refusal
+        name = "refusal"
+
+        async def score(self, items):
+            return [Verdict(judge="refusal", label=True, score=1.0) for _ in items]
+
+    r = asyncio.run(rejudge(src, tmp_path / "re", [RefusesAll()]))
+    n_safe = sum(1 for x in (src / "responses.jsonl").read_text().splitlines()
+                 if json.loads(x)["bench"] == "xstest" and json.loads(x)["label"] == "benign")
+    assert r["xstest"]["over_refusal"] == 1.0 and m["xstest"]["over_refusal"] != 1.0 and n_safe
+    assert r["rejudged"]["verdicts_changed"]["refusal"] == sum(
+        not json.loads(x)["verdicts"]["refusal"]["label"] for x in before[0].splitlines())
+    assert r["harmbench"]["n"] == m["harmbench"]["n"] == 6
+    assert ((src / "responses.jsonl").read_text(), (src / "metrics.json").read_text()) == before
+    with pytest.raises(BadInput, match="must differ"):
+        asyncio.run(rejudge(src, src, [RefusesAll()]))
+    with pytest.raises(BadInput, match="no responses.jsonl"):
+        asyncio.run(rejudge(tmp_path / "nothing", tmp_path / "x", [RefusesAll()]))
+    (tmp_path / "mt").mkdir()
+    (tmp_path / "mt" / "responses.jsonl").write_text("")
+    (tmp_path / "mt" / "metrics.json").write_text(json.dumps({"multiturn": {"bench_kind": "multiturn", "n": 0}}))
+    with pytest.raises(BadInput, match="multiturn keeps per-turn verdicts"):
+        asyncio.run(rejudge(tmp_path / "mt", tmp_path / "x", [RefusesAll()]))

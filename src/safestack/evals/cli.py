@@ -55,7 +55,7 @@ def print_metrics(m: dict, title: str) -> None:
     for c in ("bench", "n", "ASR", "over-refusal", "other"):
         t.add_column(c)
     for b, bm in m.items():
-        if b in ("judge", "target", "gates") or not isinstance(bm, dict):
+        if b in ("judge", "target", "gates", "rejudged") or not isinstance(bm, dict):
             continue
         t.add_row(b, str(bm.get("n")), pct(bm.get("asr")), pct(bm.get("over_refusal")), _headline(bm))
     out_console.print(t)
@@ -180,3 +180,17 @@ def tradeoff_cmd(runs: list[Path] = typer.Argument(..., help="eval run dirs, in 
     for lab, orr, asr in pts:
         out_console.print(f"{lab}: over-refusal {pct(orr)}, ASR {pct(asr)}")
     out_console.print(f"plot: {out}")
+
+
+@eval_app.command("rejudge")
+def rejudge_cmd(run: Path = typer.Argument(..., help="a finished eval run directory"),
+                out: Path = typer.Option(..., "--out", help="where the re-judged run is written"),
+                judges: str = typer.Option("refusal,harm", "--judges", help="judges to re-run (by name)")):
+    """Re-score a run's stored replies with the current judges (after a judge changed); nothing is generated."""
+    from ..judges import judge_info, make_judge
+    from .runner import rejudge
+
+    js = [make_judge(n) for n in _csv_list(judges)]
+    m = asyncio.run(rejudge(run, out, js, judge_info(js)))
+    console.print(f"verdicts changed: {m['rejudged']['verdicts_changed']}")
+    print_metrics(m, f"eval rejudge {run}")

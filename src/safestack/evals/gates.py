@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from ..errors import BadInput
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-SKIP_TOP = ("judge", "target")
+SKIP_TOP = ("judge", "target", "rejudged")
 
 
 @dataclass

@@ -75,3 +75,43 @@ def compute_metrics(rows: Sequence[EvalRow], benches: Sequence[str],
         out[b] = bench_of(b).summarize(br)
         out[b].setdefault("bench_kind", bench_of(b).kind)
     return out
+
+
+async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], judge_info: dict | None = None) -> dict:
+    """Re-score a finished eval's replies with ``judges`` (after a judge changed) into ``out``: the same rows with
+    those judges' verdicts replaced (other verdicts kept), metrics recomputed. Nothing is generated; ``src`` is not
+    touched. Multi-turn rows keep per-turn verdicts the row cannot rebuild: re-run that bench instead."""
+    from ..judges.base import JudgeItem
+    from ..records import read_json
+
+    src, out = Path(src), Path(out)
+    if src.resolve() == out.resolve():
+        raise BadInput("eval rejudge: --out must differ from the source run (it is kept as it is)")
+    if not (src / RESPONSES).exists() or not (src / METRICS).exists():
+        raise BadInput(f"eval rejudge: {src} has no {RESPONSES} and {METRICS}")
+    rows = JsonlStore(src / RESPONSES, EvalRow).load()
+    old = read_json(src / METRICS)
+    benches = [b for b, m in old.items() if isinstance(m, dict) and "bench_kind" in m]
+    turns = sorted({b for b in benches if old[b]["bench_kind"] == "multiturn"})
+    if turns:
+        raise BadInput(f"eval rejudge: {', '.join(turns)} keeps per-turn verdicts; re-run it with `safestack eval`")
+    changed: dict[str, int] = {}
+    for j in judges:
+        todo = [r for r in rows if j.name in r.verdicts]
+        items = [JudgeItem(prompt=r.prompt, response=r.response, behavior=r.meta.get("behavior")) for r in todo]
+        new = await j.score(items) if items else []
+        changed[j.name] = sum(v.label != r.verdicts[j.name].label for r, v in zip(todo, new))
+        for r, v in zip(todo, new):
+            r.verdicts[j.name] = v
+    store = JsonlStore(out / RESPONSES, EvalRow)
+    store.reset()
+    store.append(rows)
+    ids: dict[str, set[str]] = {}
+    for r in rows:
+        ids.setdefault(r.bench, set()).add(r.sample_id)
+    metrics = compute_metrics(rows, benches, ids)
+    metrics["judge"] = judge_info or old.get("judge", {})
+    metrics["target"] = old.get("target", "?")
+    metrics["rejudged"] = {"from": str(src), "verdicts_changed": changed}
+    write_json(out / METRICS, metrics)
+    return metrics
