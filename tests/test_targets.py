@@ -94,7 +94,8 @@ def test_hf_shared_prefix_gives_the_same_replies_as_plain_padding(tiny_dir):
     own tokens]); greedy replies and the logits behind them match plain left padding."""
     import torch
 
-    from safestack.targets.hf import HFTarget, _common_prefix
+    from safestack.targets.hf import HFTarget
+    from safestack.targets.shared_context import common_prefix
 
     shared = HFTarget(str(tiny_dir), batch_size=8)
     plain = HFTarget(str(tiny_dir), batch_size=8, share_prefix=False)
@@ -103,7 +104,7 @@ def test_hf_shared_prefix_gives_the_same_replies_as_plain_padding(tiny_dir):
     p = GenParams(max_new_tokens=8)
     assert asyncio.run(shared.generate(convs, p)) == asyncio.run(plain.generate(convs, p))
     ids = [shared.tokenizer(shared.render(c), add_special_tokens=False)["input_ids"] for c in convs]
-    n = _common_prefix(ids, limit=min(map(len, ids)) - 1)
+    n = common_prefix(ids, limit=min(map(len, ids)) - 1)
     assert n >= shared.prefix_min  # the system turn + "<|im_start|>user\n"
     enc = shared._batch(ids)
     assert enc["past_key_values"].get_seq_length() == n and enc["attention_mask"][:, :n].all()
@@ -115,7 +116,7 @@ def test_hf_shared_prefix_gives_the_same_replies_as_plain_padding(tiny_dir):
         for j, x in enumerate(ids):
             alone = shared.model(input_ids=torch.tensor([x])).logits[0, -1]
             assert torch.allclose(out[j], alone, atol=1e-4)
-    assert _common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]], limit=1) == 1 and _common_prefix([[5], [6]], 0) == 0
+    assert common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]], limit=1) == 1 and common_prefix([[5], [6]], 0) == 0
 
 
 def test_hf_batches_respect_rows_and_token_budget(tiny_target):

@@ -106,10 +106,7 @@ async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], jud
     store = JsonlStore(out / RESPONSES, EvalRow)
     store.reset()
     store.append(rows)
-    ids: dict[str, set[str]] = {}
-    for r in rows:
-        ids.setdefault(r.bench, set()).add(r.sample_id)
-    metrics = compute_metrics(rows, benches, ids)
+    metrics = compute_metrics(rows, benches)
     metrics["judge"] = judge_info or old.get("judge", {})
     metrics["target"] = old.get("target", "?")
     metrics["rejudged"] = {"from": str(src), "verdicts_changed": changed}

@@ -10,7 +10,7 @@ from typing import Sequence
 from ..errors import BadInput
 from ..records import Message
 from .base import GenParams
-from .shared_context import pack_rows, score_rows, supports_packing
+from .shared_context import common_prefix, pack_rows, score_rows, supports_packing
 
 
 def _torch_dtype(name: str):
@@ -81,7 +81,7 @@ class HFTarget:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
         self.tokenizer.truncation_side = "left"  # over-long inputs keep their end (the request, the assistant turn)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the packing check runs both loglik paths while holding it
 
     def render(self, conv: Sequence[Message]) -> str:
         msgs = [{"role": m.role, "content": m.content} for m in conv]
@@ -148,7 +148,7 @@ class HFTarget:
         the rows' own tokens only. Without a shared prefix of ``prefix_min`` tokens: plain left padding."""
         import torch
 
-        n = _common_prefix(seqs, limit=min(len(x) for x in seqs) - 1) if self.share_prefix else 0  # ≥ 1 own token
+        n = common_prefix(seqs, limit=min(len(x) for x in seqs) - 1) if self.share_prefix else 0  # ≥ 1 own token
         if n < self.prefix_min:
             return self._left_padded(seqs)
         pad = self.tokenizer.pad_token_id
@@ -243,39 +243,35 @@ class HFTarget:
             with self._lock:
                 if self._packing_ok is None:  # once per target: the packed path must reproduce the rows path
                     probe = pairs[:4]
-                    a = self._loglik_shared(probe, locked=True)
-                    b = self._loglik_rows(probe, locked=True)
+                    a = self._loglik_shared(probe)
+                    b = self._loglik_rows(probe)
                     self._packing_ok = all(abs(x[0] - y[0]) <= 1e-3 * max(1.0, abs(y[0])) for x, y in zip(a, b))
             if self._packing_ok:
                 return self._loglik_shared(pairs)
         return self._loglik_rows(pairs)
 
-    def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]], locked: bool = False) -> list[tuple[float, int]]:
+    def _loglik_shared(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
         """Shared prefixes encoded once: prefix-tree rows (``shared_context``), ``loglik_rows`` rows per forward."""
-        import contextlib
-
         import torch
 
         rows = pack_rows(pairs, max_width=max(self.loglik_width, max(len(c) + len(t) for c, t in pairs)))
         order = sorted(range(len(rows)), key=lambda i: rows[i].width)
         sums = [0.0] * len(pairs)
-        with (contextlib.nullcontext() if locked else self._lock), torch.no_grad():
+        with self._lock, torch.no_grad():
             for idx in self._batches(order, [r.width for r in rows], rows=self.loglik_rows):
                 for i, v in score_rows(self.model, [rows[i] for i in idx], self.tokenizer.pad_token_id).items():
                     sums[i] = v
         return [(sums[i], len(t)) for i, (_, t) in enumerate(pairs)]
 
-    def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]], locked: bool = False) -> list[tuple[float, int]]:
+    def _loglik_rows(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
         """One left-padded row per (context, continuation), for models the packed rows do not suit. Rows are
         left-padded to width W (position ids from the mask), so every continuation ends at W; only the last K = max
         continuation length + 1 positions' logits are kept: (B, K, V); the token at p is predicted at p − 1."""
-        import contextlib
-
         import torch
 
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
-        with (contextlib.nullcontext() if locked else self._lock), torch.no_grad():
+        with self._lock, torch.no_grad():
             for idx in self._batches(order, [len(c) + len(t) for c, t in pairs]):
                 keep = max(len(pairs[i][1]) for i in idx) + 1
                 enc = self._left_padded([pairs[i][0] + pairs[i][1] for i in idx])
@@ -290,17 +286,3 @@ class HFTarget:
 
     async def loglik(self, contexts: Sequence[Sequence[Message]], continuations: Sequence[str]) -> list[tuple[float, int]]:
         return await asyncio.to_thread(self.loglik_sync, list(contexts), list(continuations))
-
-
-def _common_prefix(seqs: Sequence[Sequence[int]], limit: int) -> int:
-    """Length of the longest prefix all ``seqs`` share, at most ``limit``."""
-    first = seqs[0]
-    n = max(0, limit)
-    for x in seqs[1:]:
-        k = 0
-        while k < n and x[k] == first[k]:
-            k += 1
-        n = k
-        if not n:
-            break
-    return n

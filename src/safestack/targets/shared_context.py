@@ -42,12 +42,18 @@ class Row:
         return len(self.tokens)
 
 
-def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    k = 0
-    while k < n and a[k] == b[k]:
-        k += 1
-    return k
+def common_prefix(seqs: Sequence[Sequence[int]], limit: int) -> int:
+    """Length of the longest prefix all ``seqs`` share, at most ``limit``."""
+    first = seqs[0]
+    n = max(0, limit)
+    for x in seqs[1:]:
+        k = 0
+        while k < n and x[k] == first[k]:
+            k += 1
+        n = k
+        if not n:
+            break
+    return n
 
 
 def pack_rows(pairs: Sequence[tuple[list[int], list[int]]], max_width: int = 512) -> list[Row]:
@@ -64,7 +70,7 @@ def pack_rows(pairs: Sequence[tuple[list[int], list[int]]], max_width: int = 512
         if not ctx or not tgt:
             raise ValueError("loglik packing: every context and continuation needs at least one token")
         seq = ctx + tgt
-        k = _lcp(prev, seq) if row is not None else 0
+        k = common_prefix([prev, seq], min(len(prev), len(seq))) if row is not None else 0
         if row is None or (row.width + len(seq) - k > max_width and row.width):
             row, k = Row(), 0
             rows.append(row)
