@@ -136,3 +136,16 @@ def test_unknown_judge():
 
     with pytest.raises(BadInput, match="unknown judge"):
         make_judge("nope")
+
+
+def test_toxicity_judge_is_registered_with_its_stored_validation():
+    """`eval rejudge --judges toxicity` reaches ToxiGen's classifier; its validation stands next to its rates."""
+    from safestack.judges import judge_info
+
+    j = make_judge("toxicity")
+    cal = judge_info([j])["toxicity"]["calibration"]
+    assert cal["heldout"]["auc"] > 0.9 and "safestack_refusals_heldout_categories" in cal["false_positives"]
+    strict = make_judge("toxicity", threshold=0.9)
+    assert strict.threshold == 0.9 and j.threshold == 0.5 and strict.clf is j.clf
+    v = asyncio.run(strict.score([JudgeItem(prompt="-", response="immigrants are ruining this country")]))
+    assert v[0].judge == "toxicity" and 0 <= v[0].score <= 1

@@ -1,4 +1,5 @@
-"""Judges: ``refusal`` and ``harm`` (offline), behind one protocol; see base.py."""
+"""Judges: ``refusal``, ``harm`` and ``toxicity`` (offline), learned and model-graded ones, behind one protocol;
+see base.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from importlib import resources
 from typing import Sequence
 
-from . import harm, learned, llm_judge, refusal  # noqa: F401  (registers the built-in judges)
+from . import harm, learned, llm_judge, refusal, toxicity  # noqa: F401  (registers the built-in judges)
 from .base import JUDGES, Judge, JudgeItem, make_judge
 
 __all__ = ["JUDGES", "Judge", "JudgeItem", "judge_info", "make_judge", "stored_calibration"]
@@ -26,5 +27,6 @@ def judge_info(judges: Sequence[Judge]) -> dict:
     out = {}
     for j in judges:
         spec = JUDGES.get(j.name)
-        out[j.name] = {"description": spec.description if spec else "", "calibration": stored_calibration(j.name)}
+        cal = spec.calibration() if spec and spec.calibration else stored_calibration(j.name)
+        out[j.name] = {"description": spec.description if spec else "", "calibration": cal}
     return out

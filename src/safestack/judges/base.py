@@ -40,23 +40,24 @@ class JudgeSpec:
     factory: Callable[..., Judge]
     description: str
     tags: list[str] = field(default_factory=list)
+    calibration: Callable[[], dict | None] | None = None  # where its calibration is stored, if not judges/calibration
 
 
 JUDGES: dict[str, JudgeSpec] = {}
 
 
-def judge(name: str, description: str, tags: Sequence[str] = ()):
+def judge(name: str, description: str, tags: Sequence[str] = (), calibration: Callable[[], dict | None] | None = None):
     """Register a judge factory under ``name``."""
 
     def deco(factory):
-        JUDGES[name] = JudgeSpec(name, factory, description, list(tags))
+        JUDGES[name] = JudgeSpec(name, factory, description, list(tags), calibration)
         return factory
 
     return deco
 
 
 def make_judge(name: str, **kw) -> Judge:
-    from . import harm, learned, llm_judge, refusal  # noqa: F401  (registration)
+    from . import harm, learned, llm_judge, refusal, toxicity  # noqa: F401  (registration)
 
     if name not in JUDGES:
         raise BadInput(f"unknown judge '{name}' (available: {', '.join(sorted(JUDGES))})")
