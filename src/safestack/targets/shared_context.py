@@ -92,6 +92,19 @@ _LOGIT_SCALING = ("final_logit_softcapping", "logit_scale", "logits_scaling", "s
 _ATTENTION_LAYERS = {"full_attention", "sliding_attention", "chunked_attention"}
 
 
+def sliding_window(config) -> int | None:
+    """The attention window a config imposes, if any (a custom 4-D mask replaces the model's window masks, so rows
+    longer than it must not be packed)."""
+    return getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+
+
+def additive_mask(mask, dtype):
+    """A bool mask (True = visible) as eager attention's additive one: 0 where visible, the dtype's minimum where not."""
+    import torch
+
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+
+
 def supports_packing(model, width: int) -> bool:
     """Whether ``model`` can take the packed rows: a custom-mask attention kernel, attention in every layer (a
     recurrent or convolution layer ignores the mask and would mix sibling options), no scaling of logits outside
@@ -103,7 +116,7 @@ def supports_packing(model, width: int) -> bool:
         return False
     if set(getattr(config, "layer_types", None) or ()) - _ATTENTION_LAYERS:
         return False
-    window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+    window = sliding_window(config)
     if window and width > window:
         return False
     try:
@@ -143,7 +156,7 @@ def pack(rows: Sequence[Row], pad_id: int, device: Any = "cpu", float_mask: Any 
             owner.append(i)
     mask = torch.from_numpy(allowed)[:, None]
     if float_mask is not None:
-        mask = torch.zeros(mask.shape, dtype=float_mask).masked_fill(~mask, torch.finfo(float_mask).min)
+        mask = additive_mask(mask, float_mask)
     return (torch.from_numpy(ids).to(device), torch.from_numpy(pos).to(device), mask.to(device),
             torch.tensor(pred, device=device), torch.tensor(tgt, device=device), owner)
 

@@ -35,6 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..targets.shared_context import additive_mask, sliding_window
+
 
 @dataclass
 class _Plan:
@@ -56,7 +58,7 @@ class PairPrefixSharing:
         # flash / flex kernels take no custom 4-D mask; a backbone must accept explicit positions
         self.enabled = impl in ("sdpa", "eager") and "position_ids" in takes and "attention_mask" in takes
         # a custom mask replaces the sliding-window masks too: only rows shorter than the window are packed
-        self.window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        self.window = sliding_window(config)
         self.float_mask = impl == "eager"
         self.min_shared = min_shared
         self._plans: list[_Plan | None] = []
@@ -155,5 +157,5 @@ class PairPrefixSharing:
         mask4 = allowed[:, None]
         if self.float_mask:
             dtype = self.inner.dtype if hasattr(self.inner, "dtype") else torch.float32
-            mask4 = torch.zeros(mask4.shape, dtype=dtype, device=dev).masked_fill(~mask4, torch.finfo(dtype).min)
+            mask4 = additive_mask(mask4, dtype)
         return new_ids, pos, mask4, _Plan(rows=two_b, width=t, gather=gather)
