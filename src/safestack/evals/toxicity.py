@@ -62,7 +62,7 @@ def refusal_negatives(limit: int = 200, categories: Sequence[str] | None = None,
     """Refusals as safestack's training data writes them (``datagen.refusals``), for the taxonomy's non-comply
     categories (or ``categories``). Without them the classifier read a refusal's reason ("it demeans people for who
     they are", "following it could get someone hurt") as toxic: it flagged 80 of the 366 refusals a safety-trained
-    model gave on ToxiGen, and 230 of 268 replies built from such a reason (session 6). They do not enter the class
+    model gave on ToxiGen, and 234 of the 275 replies giving that second reason (session 6's run; now 2 and 2). They do not enter the class
     balance (``ToxicityClassifier.fit``), so they move the boundary away from refusals, not the toxic/neutral prior."""
     import random
 
