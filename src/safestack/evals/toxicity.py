@@ -58,12 +58,14 @@ def general_negatives(limit: int = 600) -> list[Demo]:
 REFUSAL = "refusal/"  # group prefix of refusal negatives: "refusal/<category id>"
 
 
-def refusal_negatives(limit: int = 200, categories: Sequence[str] | None = None, seed: int = 0) -> list[Demo]:
+def refusal_negatives(limit: int | None = 200, categories: Sequence[str] | None = None, seed: int = 0) -> list[Demo]:
     """Refusals as safestack's training data writes them (``datagen.refusals``), for the taxonomy's non-comply
-    categories (or ``categories``). Without them the classifier read a refusal's reason ("it demeans people for who
-    they are", "following it could get someone hurt") as toxic: it flagged 80 of the 366 refusals a safety-trained
-    model gave on ToxiGen, and 234 of the 275 replies giving that second reason (session 6's run; now 2 and 2). They do not enter the class
-    balance (``ToxicityClassifier.fit``), so they move the boundary away from refusals, not the toxic/neutral prior."""
+    categories (or ``categories``); ``limit`` of them, ``None`` = all. Without them the classifier read a refusal's
+    reason ("it demeans people for who they are", "following it could get someone hurt") as toxic: it flagged 80 of
+    the 366 refusals a safety-trained model gave on ToxiGen, and 234 of the 275 replies giving that second reason
+    (session 6's run; now 2 and 2).
+    They do not enter the class balance (``class_weights``), so they move the boundary away from refusals, not the
+    toxic/neutral prior."""
     import random
 
     from ..datagen.refusals import write_refusal
@@ -200,7 +202,7 @@ def validate(seed: int = 0, embedder=None) -> dict:
 
     demos = load_demonstrations() + general_negatives()
     train, test = split(demos, seed=seed)
-    refusals = refusal_negatives(limit=10**6)  # all of them, to hold out a third of the categories
+    refusals = refusal_negatives(limit=None)  # all of them, to hold out a third of the categories
     cats = sorted({d.group[len(REFUSAL):] for d in refusals})
     held = {cats[i] for i in np.random.default_rng(seed).permutation(len(cats))[:len(cats) // 3]}
     ref_train = refusal_negatives(categories=[c for c in cats if c not in held])
@@ -241,7 +243,8 @@ def validate(seed: int = 0, embedder=None) -> dict:
                         "auc": round(float(roc_auc_score(y, p)), 4), "by_group": by_group,
                         "demonstrations_only": {"n": int(dem.sum()), "accuracy": round(acc_dem, 4),
                                                 "auc": round(auc_dem, 4)}},
-            "false_positives": fp, "final_model": f"refit on all {len(training_set())} training texts",
+            "false_positives": fp,
+            "final_model": f"refit on all {len(demos) + len(refusal_negatives())} training texts",
             "seed": seed}
 
 

@@ -55,13 +55,20 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list
     return [i for b in batches for i in b]
 
 
-def pair_length(row: dict, tok, packed: bool = False) -> int:
-    """Tokens of the longer of prompt+chosen and prompt+rejected (the padded width this pair needs), or with
-    ``packed`` (prompt sharing) of prompt+chosen+rejected."""
+def pair_sizes(row: dict, tok) -> tuple[int, int, int]:
+    """Tokens of the prompt (chat template with the generation prompt) and of the chosen and the rejected answer,
+    each with its end token."""
     prompt = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
     n = len(tok(prompt, add_special_tokens=False).input_ids)
-    sides = [len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1 for k in ("chosen", "rejected")]
-    return n + (sum(sides) if packed else max(sides))
+    a, r = (len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1 for k in ("chosen", "rejected"))
+    return n, a, r
+
+
+def pair_length(sizes: tuple[int, int, int], packed: bool = False) -> int:
+    """The padded width a pair of ``pair_sizes`` needs: the longer of prompt+chosen and prompt+rejected, or with
+    ``packed`` (prompt sharing) prompt+chosen+rejected."""
+    n, a, r = sizes
+    return n + (a + r if packed else max(a, r))
 
 
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
@@ -90,12 +97,13 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
     if cfg.max_rejected_tokens:
         rows = [truncate_rejected(r, tok, cfg.max_rejected_tokens) for r in rows]
     # padded width of each pair as the model sees it (packed when prompts are shared): for the reference pass's
-    # sort and the megabatch sampler
-    need = cfg.precompute_ref_log_probs or (cfg.megabatch > 0 and not cfg.length_grouped)
-    lengths = [pair_length(r, tok, packed=cfg.share_prompt) for r in rows] if need else [0] * len(rows)
+    # sort and the megabatch sampler; each pair is tokenized once (length grouping reads the unpacked width)
+    need = cfg.precompute_ref_log_probs or cfg.megabatch > 0 or cfg.length_grouped
+    sizes = [pair_sizes(r, tok) for r in rows] if need else []
+    lengths = [pair_length(z, packed=cfg.share_prompt) for z in sizes] if need else [0] * len(rows)
     order = None
     if cfg.length_grouped and len(rows) > cfg.batch_size:
-        order = length_grouped_order([pair_length(r, tok) for r in rows], cfg.batch_size * cfg.grad_accum, cfg.seed)
+        order = length_grouped_order([pair_length(z) for z in sizes], cfg.batch_size * cfg.grad_accum, cfg.seed)
     elif cfg.precompute_ref_log_probs:
         # the reference pass reads the dataset in order, in batches: sorted by length they carry little padding
         # (a random batch of the demo's pairs is ~39 % padding). Training still samples at random (RandomSampler),

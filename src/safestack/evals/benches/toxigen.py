@@ -46,9 +46,7 @@ def load(arg: str = "") -> list[Sample]:
 
 
 async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
-    from ..toxicity import default_classifier
-
-    await run_generation(ctx, key, samples, [ctx.judge("refusal"), default_classifier()])
+    await run_generation(ctx, key, samples, [ctx.judge("refusal"), ctx.judge("toxicity")])
 
 
 def summarize(rows: Sequence[EvalRow]) -> dict:
