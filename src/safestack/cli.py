@@ -197,9 +197,13 @@ app.add_typer(eval_app, name="eval")
 
 
 def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[str] = None):
-    """``refusal`` | ``harm`` | ``llm[:rubric]`` (graded by --judge-target)."""
+    """``refusal`` | ``harm`` | ``llm[:rubric]`` (graded by --judge-target) | ``hf-cls:PATH_OR_HUB_ID``."""
     from .judges import make_judge
 
+    if name == "hf-cls" or name.startswith("hf-cls:"):  # split on the first ':' only: the path may contain ':'
+        from .judges import hf_cls  # noqa: F401  (registers hf-cls)
+
+        return make_judge("hf-cls", model=name.split(":", 1)[1] if ":" in name else None)
     if name == "llm" or name.startswith("llm:"):
         rubric = name.split(":", 1)[1] if ":" in name else "harmbench"
         if not judge_target:
@@ -211,6 +215,9 @@ def _make_judge(name: str, judge_target: Optional[str], api_key_env: Optional[st
     return make_judge(name)
 
 
+from .judges.crossenc import TrainConfig as TrainDefaults  # noqa: E402  (light: torch loads on first use)
+
+REGRESSION = Path("tests/data/judge_regression.jsonl")  # the hand-checked regression file, in a source checkout
 JudgeTargetOpt = typer.Option(None, "--judge-target", help="grader model for --judge llm[:harmbench|strongreject|"
                               "refusal] (a target spec)")
 
@@ -232,8 +239,9 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
 
     from .judges.calibrate import calibrate, load_labels, save_calibration
 
-    rows = load_labels(labels)
-    cal = calibrate(_make_judge(judge, judge_target, api_key_env), rows, data=labels)
+    j = _make_judge(judge, judge_target, api_key_env)
+    rows = load_labels(labels, key=j.name)
+    cal = calibrate(j, rows, data=labels)
     if out:
         save_calibration(cal, out)
     if store:
@@ -245,70 +253,50 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
         t.add_row(k, f"{cal[k]:.3f}", f"{cal['ci95'][k][0]:.3f}–{cal['ci95'][k][1]:.3f}")
     out_console.print(t)
     out_console.print(f"confusion: {cal['confusion']}" + (f"  by group: {cal['by_group']}" if "by_group" in cal else ""))
+    if j.name in ("refusal", "harm") and REGRESSION.exists() and Path(labels).resolve() != REGRESSION.resolve():
+        from .judges.validate import load_regression, regression
+
+        r = regression({j.name: j}, load_regression(REGRESSION))[j.name]
+        out_console.print(f"regression file {REGRESSION} (hand-checked, n={r['n']}): accuracy {r['accuracy']:.3f} "
+                          f"{r['ci95']}; by class {r['by_class']}")
 
 
 @judge_app.command("train")
-def judge_train(kind: str = typer.Option(..., "--kind", help="refusal | harm"),
-                labels: str = typer.Option(..., "--labels", help="xstest-human | xstest-harm | jbb-judge | JSONL"),
-                out: Path = typer.Option(..., "--out", help="weights JSON (load with --judge KIND-learned:FILE)"),
-                holdout: Optional[str] = typer.Option(None, "--holdout", help="comma-separated values of --group-key "
-                                                      "kept out of training and used for calibration"),
-                cv: bool = typer.Option(False, "--cv", help="leave-one-group-out calibration, then fit on all rows"),
-                group_key: str = typer.Option("family", "--group-key", help="row field that defines the groups"),
-                calibrate_on: Optional[str] = typer.Option(None, "--calibrate-on", help="also calibrate on another "
-                                                           "label set (e.g. xstest-harm for a harm judge)"),
-                extra_train: Optional[str] = typer.Option(None, "--extra-train", help="another label set added to "
-                                                          "every training fold and never scored (e.g. jbb-judge)"),
-                model: str = typer.Option("mlp", "--model", help="mlp | logreg"),
-                c: float = typer.Option(1.0, "-C", help="inverse L2 regularisation (logreg)"),
-                store: bool = typer.Option(False, "--store", help="ship as the packaged KIND-learned judge")):
-    """Train a learned judge (small MLP or logistic regression on MiniLM + rule features); every calibration is
-    held out."""
-    from importlib import resources
+def judge_train(out: Path = typer.Option(..., "--out", help="weights path without suffix: writes OUT.safetensors "
+                                         "and OUT.json (load with --judge refusal-learned:OUT)"),
+                sources: str = typer.Option("xstest,jbb,synthetic", "--sources", help="built-in training sources"),
+                labels: Optional[list[Path]] = typer.Option(None, "--labels", help="JSONL rows {prompt, response, "
+                                                            "refusal?, harm?}: one more source each (repeatable)"),
+                cv: bool = typer.Option(True, "--cv/--no-cv", help="leave-one-source-out (and XSTest "
+                                        "leave-one-family-out) before the final fit"),
+                epochs: int = typer.Option(TrainDefaults.epochs, "--epochs"),
+                train_layers: int = typer.Option(TrainDefaults.train_layers, "--train-layers",
+                                                 help="top MiniLM layers fine-tuned (6 = all)"),
+                lr: float = typer.Option(TrainDefaults.lr, "--lr"),
+                regression: Optional[Path] = typer.Option(None, "--regression", help="hand-checked JSONL scored "
+                                                          "after training (default: tests/data/"
+                                                          "judge_regression.jsonl when present)"),
+                store: bool = typer.Option(False, "--store", help="also ship as the packaged default judges")):
+    """Fine-tune the learned judges (refusal + harm, one MiniLM cross-encoder) on broad sources; every number it
+    prints is held out: leave-one-source-out, XSTest leave-one-family-out, and a regression file never trained on."""
+    import shutil
 
-    from .embed import shared_embedder
-    from .judges.calibrate import calibrate, items_of, load_labels, save_calibration
-    from .judges.learned import LearnedJudge, cross_validate, fit, split_rows
+    from .judges.crossenc import TrainConfig
+    from .judges.learned import packaged_path
+    from .judges.training import summary_lines, train_judges
 
-    if holdout and cv:
-        raise BadInput("judge train: use --holdout or --cv, not both")
-    rows = load_labels(labels)
-    extra = load_labels(extra_train) if extra_train else []
-    emb = shared_embedder()
-    cals = []
-    train = rows
-    if holdout:
-        train = split_rows(rows, holdout.split(","), group_key)[0]
-    elif cv:
-        cals.append(cross_validate(kind, rows, group_key, emb, data=labels, model=model, C=c, extra=extra,
-                                   extra_data=extra_train))
-    sources = [{"labels": labels, "key": group_key, "groups": sorted({str(r.get(group_key)) for r in train})}]
-    if extra:
-        sources.append({"labels": extra_train, "key": "group", "groups": sorted({str(r.get("group")) for r in extra})})
-    w = fit(kind, items_of(train + extra), [r["label"] for r in train + extra], emb, model=model, C=c,
-            trained_on={"labels": "+".join(s["labels"] for s in sources), "sources": sources})
-    if holdout:  # calibrate() keeps only the held-out rows (the weights record which groups they trained on)
-        cals.append(calibrate(LearnedJudge(w, embedder=emb), rows, data=labels))
-    if calibrate_on:
-        cals.append(calibrate(LearnedJudge(w, embedder=emb), load_labels(calibrate_on), data=calibrate_on))
-    if not cals:
-        out_console.print("[yellow]no held-out calibration (pass --holdout, --cv or --calibrate-on)[/yellow]")
-    w["calibration"] = cals[-1] if cals else None
-    w["calibrations"] = cals
-    text = json.dumps(w) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    name = f"{kind}-learned"
+    reg = regression or (REGRESSION if REGRESSION.exists() else None)
+    cfg = TrainConfig(epochs=epochs, train_layers=train_layers, lr=lr)
+    meta = train_judges(out, sources=_csv_list(sources), files=[str(f) for f in labels or []], cv=cv, cfg=cfg,
+                        regression_file=reg, log=lambda m: console.print(m))
+    for line in summary_lines(meta):
+        out_console.print(line)
     if store:
-        cdir = Path(str(resources.files("safestack.judges"))) / "calibration"
-        (cdir / f"{name}.weights.json").write_text(text, encoding="utf-8")
-        if cals:
-            save_calibration(cals[-1], cdir / f"{name}.json")
-    for cal in cals:
-        out_console.print(f"{name} vs {cal['data']} (n={cal['n']}, {cal.get('split', 'held out')}): accuracy "
-                          f"{cal['accuracy']:.3f} {cal['ci95']['accuracy']}, κ {cal['kappa']:.3f}, "
-                          f"confusion {cal['confusion']}")
-    out_console.print(f"weights → {out}")
+        dst = packaged_path()
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(Path(out).with_suffix(suffix), dst.with_suffix(suffix))
+        out_console.print(f"stored as the packaged judges → {dst}")
+    out_console.print(f"weights → {Path(out).with_suffix('.safetensors')}")
 
 
 @judge_app.callback()
@@ -316,22 +304,31 @@ def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge
                                                                   "llm[:harmbench|strongreject|refusal]"),
           inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out"),
           judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
-    """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float}."""
+    """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float, "detail"}. Appended in chunks;
+    a rerun with the same --out resumes (rows already judged are kept). An empty reply is non-compliance (a
+    refusal judge says true, others false); a reply over 20,000 characters is judged on its head."""
     if ctx.invoked_subcommand is not None:
         return
     if not (judge and inp and out):
         raise BadInput("judge: --judge, --in and --out are required (or use `safestack judge calibrate`)")
-    from .judges.calibrate import items_of
-    from .records import read_jsonl
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from .judges.batch import judge_file, read_rows
+
+    rows = read_rows(inp)  # validate the whole input before loading a judge model
     j = _make_judge(judge, judge_target, api_key_env)
-    rows = read_jsonl(inp, required=("prompt", "response"))
-    verdicts = asyncio.run(j.score(items_of(rows)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for r, v in zip(rows, verdicts):
-            f.write(json.dumps({**r, "label": v.label, "score": v.score, "detail": v.detail}, ensure_ascii=False) + "\n")
-    out_console.print(f"{sum(v.label for v in verdicts)}/{len(verdicts)} labelled true by '{judge}' → {out}")
+    with Progress(TextColumn(f"judge {judge}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("judge", total=len(rows))
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+            if not console.is_terminal and total > 256 and done:  # logs: a line per chunk
+                console.print(f"judge {judge}: {done}/{total}", highlight=False)
+
+        res = judge_file(j, inp, out, spec=judge, rows=rows, progress=progress)
+    kept = f" ({res['kept']} kept from an earlier run)" if res["kept"] else ""
+    out_console.print(f"{res['labelled_true']}/{res['total']} labelled true by '{judge}' → {out}{kept}")
 
 
 @app.command()

@@ -137,23 +137,43 @@ def read_jsonl(path: str | Path, *, required: tuple[str, ...] = ()) -> list[dict
     if not p.exists():
         raise BadInput(f"{p}: file not found")
     rows = []
-    with p.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BadInput(f"{p}:{i}: malformed JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise BadInput(f"{p}:{i}: expected a JSON object, got {type(row).__name__}")
-            for field in required:
-                if field not in row:
-                    raise BadInput(f"{p}:{i}: missing field '{field}'")
-                if not isinstance(row[field], str):
-                    raise BadInput(f"{p}:{i}: field '{field}' must be a string")
-            rows.append(row)
+    try:
+        with p.open(encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise BadInput(f"{p}:{i}: malformed JSON ({e.msg} at column {e.colno})") from None
+                if not isinstance(row, dict):
+                    raise BadInput(f"{p}:{i}: expected a JSON object, got {json_type(row)}")
+                for field in required:
+                    if field not in row:
+                        raise BadInput(f"{p}:{i}: missing field '{field}'")
+                    if not isinstance(row[field], str):
+                        raise BadInput(f"{p}:{i}: field '{field}' must be a string, got {json_type(row[field])}")
+                rows.append(row)
+    except UnicodeDecodeError:  # text mode decodes in blocks: find the line from the bytes
+        data = p.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line, col = data.count(b"\n", 0, e.start) + 1, e.start - data.rfind(b"\n", 0, e.start)
+            raise BadInput(f"{p}:{line}: invalid UTF-8 (byte 0x{data[e.start]:02x} at column {col})") from None
+        raise
     return rows
+
+
+def json_type(v: Any) -> str:
+    """The JSON name of a parsed value's type (for error messages)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), type(v).__name__)
 
 
 class JsonlStore(Generic[R]):

@@ -177,6 +177,32 @@ def load_hh_rlhf(part: str = "train", last_turn_only: bool = True) -> list[dict]
     return out
 
 
+RED_INSTRUCT = ("harmfulqa", "dangerousqa")
+
+
+def load_red_instruct(name: str = "harmfulqa") -> list[Sample]:
+    """red-instruct's question-style harmful requests (no answers, no labels): HarmfulQA (1,960 questions, 10
+    academic topics × 98 subtopics; category = topic) and DangerousQA (200 short questions). Red-team and training
+    sources, never evaluation benches."""
+    import json
+
+    if name not in RED_INSTRUCT:
+        raise BadInput(f"red-instruct: unknown set '{name}' ({', '.join(RED_INSTRUCT)})")
+    path = data_dir("red_instruct") / "harmful_questions" / f"{name}.json"
+    if not path.exists():
+        raise BadInput(f"{path}: dataset file not found")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if name == "dangerousqa":
+        return [Sample(id=f"dangerousqa/{i}", prompt=q.strip(), label="harmful", source="dangerousqa")
+                for i, q in enumerate(data)]
+    out = []
+    for topic, subs in data.items():
+        for sub, qs in subs.items():
+            out += [Sample(id=f"harmfulqa/{len(out) + j}", prompt=q.strip(), label="harmful", category=topic,
+                           source="harmfulqa", meta={"subtopic": sub}) for j, q in enumerate(qs)]
+    return out
+
+
 def load_jsonl_bench(path: str) -> list[Sample]:
     rows = read_jsonl(path, required=("prompt",))
     out = []
@@ -215,6 +241,12 @@ DATASETS: dict[str, DatasetInfo] = {
                                 "harmbench", ["adv_training"]),
     "advbench": DatasetInfo("advbench", "AdvBench harmful behaviours (520), via HarmBench's extras", "train", "MIT",
                             lambda: load_harmbench_extra("advbench"), "harmbench", ["advbench"]),
+    "harmfulqa": DatasetInfo("harmfulqa", "red-instruct HarmfulQA: 1,960 question-style harmful requests, 10 topics",
+                             "train", "Apache-2.0", lambda: load_red_instruct("harmfulqa"), "red_instruct",
+                             ["harmfulqa"]),
+    "dangerousqa": DatasetInfo("dangerousqa", "red-instruct DangerousQA: 200 short harmful questions", "train",
+                               "Apache-2.0", lambda: load_red_instruct("dangerousqa"), "red_instruct",
+                               ["dangerousqa"]),
     "xstest": DatasetInfo("xstest", "XSTest v2: 250 safe (over-refusal) + 200 unsafe contrast prompts", "eval",
                           "CC-BY-4.0", lambda: load_xstest("all"), "xstest",
                           ["xstest", "xstest:safe", "xstest:unsafe"]),
@@ -254,6 +286,8 @@ def load_bench(spec: str) -> list[Sample]:
         return load_xstest(rest or "all")
     if name in ("adv_training", "advbench", "tdc2023") and not rest:
         return load_harmbench_extra(name)
+    if name in RED_INSTRUCT and not rest:
+        return load_red_instruct(name)
     from ..evals.benches import find_bench  # benches registered with the eval suite (strongreject, bbq, …)
 
     b, arg = find_bench(spec)

@@ -57,7 +57,7 @@ def judge(name: str, description: str, tags: Sequence[str] = (), calibration: Ca
 
 
 def make_judge(name: str, **kw) -> Judge:
-    from . import harm, learned, llm_judge, refusal, toxicity  # noqa: F401  (registration)
+    from . import harm, hf_cls, learned, llm_judge, refusal, toxicity  # noqa: F401  (registration)
 
     if name not in JUDGES:
         raise BadInput(f"unknown judge '{name}' (available: {', '.join(sorted(JUDGES))})")

@@ -122,12 +122,16 @@ def held_out_rows(judge: Judge, rows: Sequence[dict], data: str) -> tuple[list[d
     return keep, f"held out: {'; '.join(notes)} ({len(rows) - len(keep)} training rows excluded)"
 
 
-def load_labels(spec: str) -> list[dict]:
+def load_labels(spec: str, key: str | None = None) -> list[dict]:
+    """A built-in label set, or a JSONL file whose rows carry a bool ``label`` — or, when ``key`` is given (the
+    judge's kind: refusal | harm) and a row has no ``label``, that field (the regression file has both)."""
     if Path(spec).exists() or spec.endswith(".jsonl"):
         rows = read_jsonl(spec, required=("prompt", "response"))
         for i, r in enumerate(rows, 1):
+            if "label" not in r and key and key in r:
+                r["label"] = r[key]
             if not isinstance(r.get("label"), bool):
-                raise BadInput(f"{spec}:{i}: field 'label' must be true or false")
+                raise BadInput(f"{spec}:{i}: field 'label'{f' (or {key!r})' if key else ''} must be true or false")
         return rows
     return builtin_labels(spec)
 
