@@ -24,6 +24,8 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(taxonomy_app, name="taxonomy")
 from .guard.cli import guard_app  # noqa: E402
 app.add_typer(guard_app, name="guard")
+from .review.cli import review_app  # noqa: E402
+app.add_typer(review_app, name="review")
 console = Console(stderr=True)
 out_console = Console()
 
@@ -65,7 +67,13 @@ def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--
         if not gates.exists():
             raise BadInput(f"{gates}: gates file not found")
         cfg.rounds.gates = str(gates)
-    rep = run_pipeline(cfg, out, resume=resume, console=console)
+    from .review import ReviewPending
+
+    try:
+        rep = run_pipeline(cfg, out, resume=resume, console=console)
+    except ReviewPending as e:
+        console.print(f"[bold yellow]paused:[/bold yellow] {e}")
+        raise typer.Exit(e.exit_code) from None
     _print_summary(rep)
     out_console.print(f"report: {out / 'report.html'}")
     last = (rep.get("rounds") or [None])[-1]
@@ -181,10 +189,11 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
 
 
 @app.command()
-def train(method: str = typer.Argument(..., help="sft | dpo | reward | safe-rlhf"),
+def train(method: str = typer.Argument(..., help="sft | dpo | rr | reward | safe-rlhf"),
           model: str = typer.Option("default", "--model"), data: Path = typer.Option(..., "--data"),
           out: Path = typer.Option(..., "--out"), config: Optional[Path] = typer.Option(None, "--config")):
-    """Train (TRL): sft | dpo | reward (helpfulness RM or cost model) | safe-rlhf (GRPO + Lagrange multiplier).
+    """Train (TRL): sft | dpo | rr (representation rerouting, LoRA) | reward (helpfulness RM or cost model) |
+    safe-rlhf (GRPO + Lagrange multiplier).
     DIR/model is loadable as hf:DIR/model; reward models go to DIR/reward_model."""
     from .train.cli import run_train
 
@@ -229,8 +238,9 @@ app.command("probe")(probes_cli.probe)
 
 @judge_app.command("calibrate")
 def judge_calibrate(judge: str = typer.Option(..., "--judge"),
-                    labels: str = typer.Option("xstest-human", "--labels", help="xstest-human or a JSONL file with "
-                                               "prompt, response, label (bool)"),
+                    labels: str = typer.Option("xstest-human", "--labels", help="xstest-human, a JSONL file with "
+                                               "prompt, response, label (bool), or review:DB (your reviewers' "
+                                               "verdicts: a run dir, labels .db or URL)"),
                     out: Optional[Path] = typer.Option(None, "--out", help="write the calibration JSON here"),
                     store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)"),
                     judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
@@ -240,7 +250,15 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
     from .judges.calibrate import calibrate, load_labels, save_calibration
 
     j = _make_judge(judge, judge_target, api_key_env)
-    rows = load_labels(labels, key=j.name)
+    if labels.startswith("review:"):  # the reviewers' verdicts, exported as a labels JSONL
+        import tempfile
+
+        from .review.summary import judge_labels_file
+
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = load_labels(str(judge_labels_file(labels[7:], j.name, Path(tmp) / "review.jsonl")))
+    else:
+        rows = load_labels(labels, key=j.name)
     cal = calibrate(j, rows, data=labels)
     if out:
         save_calibration(cal, out)

@@ -74,6 +74,16 @@ class EvalSettings:
 
 
 @dataclass
+class ReviewSettings:
+    """Human expert review before training (``safestack review serve``): with ``required`` severities set, the run
+    stops before training until every pair in those categories is reviewed; ``--resume`` trains on the reviewed
+    set. Off (empty) by default."""
+
+    required: list[str] = field(default_factory=list)  # e.g. [critical, high]
+    db: str | None = None  # label store URL (default: sqlite:///RUN/review/labels.db)
+
+
+@dataclass
 class RunConfig:
     target: str = "default"
     seed: int = 0
@@ -86,6 +96,7 @@ class RunConfig:
     checkpoint_eval: CheckpointEvalSettings = field(default_factory=lambda: CheckpointEvalSettings(enabled=True))
     eval: EvalSettings = field(default_factory=EvalSettings)
     rounds: RoundSettings = field(default_factory=RoundSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
 def load_run_config(path: str | None, target: str | None = None) -> RunConfig:
@@ -145,6 +156,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     _lg(cfg.rounds.gates)
     for b in cfg.eval.benches:
         load_bench(b)
+    if cfg.review.required:
+        from .review.gate import check_required
+
+        check_required(cfg.review.required)
     make_target = target_factory or (lambda spec: load_target(spec))
     judges = [make_judge("refusal"), make_judge("harm")]
     jinfo = judge_info(judges)
@@ -256,6 +271,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         data = rdir / "data" / "train.jsonl"
         if r > 1:  # replay the earlier rounds' pairs so the model keeps what it learned
             data = replay(out, r)
+        if cfg.review.required and not state.done(f"train{tag}"):  # stops here until the pairs are reviewed
+            from .review.gate import review_gate
+
+            data = review_gate(cfg.review.required, rdir, out, data, taxonomy, cfg.review.db)
         release_targets()
         start_model = model_path_of(cfg.target) if r == 1 else str(out / "model")
         stage(f"train{tag}", lambda: do_train(rcfg, rdir, start_model, data))

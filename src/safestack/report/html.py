@@ -151,6 +151,11 @@ def build_report(out: str | Path) -> dict:
     }
     if single and not before:
         report["eval"] = single
+    from ..review.summary import human_review_summary
+
+    human = human_review_summary(out, ((config or {}).get("review") or {}).get("db"))
+    if human:
+        report["human_review"] = human
     if probe:
         report["probe"] = probe
     write_json(out / "report.json", report)

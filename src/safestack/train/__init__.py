@@ -1,3 +1,3 @@
-from .config import DPOSettings, LoraSettings
+from .config import DPOSettings, LoraSettings, RRConfig, RRSettings
 
-__all__ = ["DPOSettings", "LoraSettings"]
+__all__ = ["DPOSettings", "LoraSettings", "RRConfig", "RRSettings"]

@@ -1,4 +1,4 @@
-"""``safestack train {sft|dpo|reward|safe-rlhf}``: one config dataclass per method, from ``--config`` YAML."""
+"""``safestack train {sft|dpo|rr|reward|safe-rlhf}``: one config dataclass per method, from ``--config`` YAML."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Callable
 
 from ..errors import BadInput
 
-METHODS = ("sft", "dpo", "reward", "safe-rlhf")
+METHODS = ("sft", "dpo", "rr", "reward", "safe-rlhf")
 
 
 def run_train(method: str, model: str, data: Path, out: Path, config: Path | None, log: Callable = print) -> str:
     """Train with ``method``; returns a one-line summary. ``model`` is a target spec (default, hf:PATH)."""
     from ..pipeline import model_path_of
-    from .config import DPOSettings, RewardSettings, SafeRLHFSettings, SFTSettings, from_dict, load_yaml
+    from .config import DPOSettings, RewardSettings, RRSettings, SafeRLHFSettings, SFTSettings, from_dict, load_yaml
 
-    settings = {"sft": SFTSettings, "dpo": DPOSettings, "reward": RewardSettings, "safe-rlhf": SafeRLHFSettings}
+    settings = {"sft": SFTSettings, "dpo": DPOSettings, "rr": RRSettings, "reward": RewardSettings,
+                "safe-rlhf": SafeRLHFSettings}
     if method not in settings:
         raise BadInput(f"unknown training method '{method}' ({', '.join(METHODS)})")
     if not data.exists():
@@ -35,8 +36,13 @@ def run_train(method: str, model: str, data: Path, out: Path, config: Path | Non
         from .sft import train_sft as fn
     elif method == "dpo":
         from .dpo import train_dpo as fn
+    elif method == "rr":
+        from .rr import train_rr as fn
     else:
         from .safe_rlhf import train_safe_rlhf as fn
     info = fn(path, data, out, cfg, log=log)
     extra = f"; λ final {info['lambda_final']:.3f}" if method == "safe-rlhf" else ""
+    if method == "rr" and info.get("last"):
+        extra = (f"; rerouting cosine {info['first']['cos_mean']:.3f} → {info['last']['cos_mean']:.3f}, "
+                 f"retain loss {info['last']['retain_loss']:.4f} (log: {info['rr_log']})")
     return f"trained {info['steps']} steps in {info['train_seconds']} s → {out / 'model'}{extra}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 
 from ..errors import BadInput
@@ -97,7 +97,7 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
             # over the field's own default (which may differ from its class's defaults), not a fresh instance
             kw[k] = from_dict(type(default), _deep_merge(dataclasses.asdict(default), v), f"{where}.{k}")
         elif default is not None and isinstance(default, (int, float)) and not isinstance(default, bool) \
-                and not isinstance(v, (int, float)):
+                and not isinstance(v, (int, float)) and v is not None:  # None: an optional number left unset
             raise BadInput(f"{where}: field '{k}' must be a number, got {v!r}")
         else:
             kw[k] = v
@@ -213,3 +213,49 @@ class SafeRLHFSettings:
     gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
     lora: LoraSettings = field(default_factory=LoraSettings)
     checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+@dataclass
+class RRSettings:
+    """Representation Rerouting ("circuit breakers", Zou et al. 2024; train/rr.py): LoRA trained so that the
+    representations of harmful completions point away from the original ones while those of retain data stay put.
+
+        L = c_rr(t) · ReLU(cos(h_lora, h_orig))   (circuit-breaker set)
+          + c_retain(t) · ‖h_lora − h_orig‖₂      (retain set)
+        c_rr(t) = α · (1 − t / (2T)),   c_retain(t) = α · t / (2T)      (t = step, T = max_steps)
+
+    Layer ``l`` is the residual stream after decoder layer ``l`` (0-based, as in probes/). The forward pass stops
+    at the deepest target layer: layers above it are neither run nor adapted during training. The defaults are the
+    reference implementation's Llama-3-8B values (α = 10, r = α_lora = 16, lr 1e-4, 150 steps, constant lr)
+    except the batch size and sequence lengths, cut for 2 CPU cores; they are not tuned for SmolLM2."""
+
+    target_layers: list[int] | None = None  # None: [N // 3, 2N // 3] of the model's N layers (10, 20 of 30)
+    transform_layers: list[int] | None = None  # layers given LoRA; None: 0..max(target_layers), as the paper
+    alpha: float = 10.0  # α of the coefficient schedule
+    retain_layers: Literal["target", "all"] = "target"  # retain loss at the target layers, or at every layer
+    #   0..max(target) (the reference code's choice: tighter, and N/|targets| × more cached originals)
+    cb_tokens: Literal["completion", "all"] = "completion"  # rerouting loss over the harmful completion only, or
+    #   also over the prompt (the reference code masks request + response alike)
+    cb_pair_kinds: list[str] = field(default_factory=lambda: ["refusal"])  # preference-pair input: kinds whose
+    #   rejected reply is a harmful completion (circuit-breaker set); every pair's chosen reply goes to retain
+    learning_rate: float = 1e-4
+    max_steps: int = 150  # T of the schedule (RR is defined by steps, not epochs)
+    batch_size: int = 8  # circuit-breaker rows per step; as many retain rows go with them (one forward)
+    grad_accum: int = 1
+    max_prompt_length: int = 128  # prompt tokens (chat-rendered), cut from the left: the latest turn is kept
+    max_completion_length: int = 64  # completion tokens (with the end token), cut from the right
+    warmup_ratio: float = 0.0
+    lr_scheduler: str = "constant"
+    orig_cache_mb: float = 2048.0  # originals cached per example up to this size; the rest are recomputed each
+    #   step with the adapter disabled
+    cache_frozen_layers: bool = True  # memoise layers below min(transform_layers) (train/frozen_cache.py)
+    save_steps: int = 50
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=16, top_layers=None))  # top_layers
+    #   must stay None: RR picks its layers with transform_layers
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+RRConfig = RRSettings  # the name issue 22 uses
