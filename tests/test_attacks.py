@@ -60,7 +60,7 @@ def test_attack_contract(name, tiny_target):
     assert atk.goal == spec.goal and atk.multi_turn == spec.multi_turn  # the declaration travels with the attack
     if not isinstance(atk, Attack):
         s = Sample(id="s1", prompt=GOAL, label="harmful")
-        eps = asyncio.run(atk.run(tiny_target, [s], make_judge("harm"), GenParams(max_new_tokens=4)))
+        eps = asyncio.run(atk.run(tiny_target, [s], make_judge("harm-rules"), GenParams(max_new_tokens=4)))
         assert len(eps) == 1 and eps[0].messages[-1].role == "user" and eps[0].queries >= 1
         assert eps[0].verdict is not None and eps[0].trace
         return

@@ -30,7 +30,7 @@ def _samples(n=2):
 def test_crescendo_escalates_on_the_targets_own_replies_and_stops_when_it_breaks():
     # target complies only once the conversation has 3 user turns (escalation works on turn 3)
     target = Scripted(lambda c: HARMFUL if sum(m.role == "user" for m in c) >= 3 else f"reply-{len(c)}")
-    eps = asyncio.run(make_attack("crescendo").run(target, _samples(), make_judge("harm"),
+    eps = asyncio.run(make_attack("crescendo").run(target, _samples(), make_judge("harm-rules"),
                                                    GenParams(max_new_tokens=8)))
     assert [e.success_turn for e in eps] == [3, 3] and all(e.queries == 3 for e in eps)
     conv = eps[0].messages
@@ -42,7 +42,7 @@ def test_crescendo_escalates_on_the_targets_own_replies_and_stops_when_it_breaks
 
 def test_crescendo_last_turn_asks_for_the_goal():
     target = Scripted(lambda c: SAFE)
-    eps = asyncio.run(make_attack("crescendo_5").run(target, _samples(1), make_judge("harm"), GenParams()))
+    eps = asyncio.run(make_attack("crescendo_5").run(target, _samples(1), make_judge("harm-rules"), GenParams()))
     e = eps[0]
     assert e.success_turn is None and e.queries == 5 and len(e.trace) == 5
     assert e.messages[-1].content == SCRIPT[-1].format(goal=_samples(1)[0].prompt)
@@ -59,12 +59,12 @@ def test_crescendo_judges_the_whole_conversation(tmp_path):
     def fn(c):
         return PARTS[min(sum(m.role == "user" for m in c), len(PARTS)) - 1]
 
-    e = asyncio.run(make_attack("crescendo").run(Scripted(fn), _samples(1), make_judge("harm"), GenParams()))[0]
+    e = asyncio.run(make_attack("crescendo").run(Scripted(fn), _samples(1), make_judge("harm-rules"), GenParams()))[0]
     assert [t["harmful"] for t in e.trace] == [False, False]  # judged reply by reply it never broke
     assert [t["conversation_harmful"] for t in e.trace] == [False, True]
     assert e.success_turn == 2 and e.conversation_verdict.label and not e.verdict.label
     s = asyncio.run(run_redteam(Scripted(fn), _samples(2), make_attacks("crescendo"),
-                                [make_judge("refusal"), make_judge("harm")], tmp_path, show_progress=False))
+                                [make_judge("refusal-rules"), make_judge("harm-rules")], tmp_path, show_progress=False))
     assert s["by_attack"]["crescendo"]["rate"] == 1.0 and s["multi_turn_asr"] == 1.0
     for r in map(json.loads, (tmp_path / "findings.jsonl").read_text().splitlines()):
         assert r["verdicts"]["harm"]["label"] and r["verdicts"]["harm"]["detail"].startswith("whole conversation")
@@ -86,7 +86,7 @@ def test_pair_refines_with_feedback_and_keeps_the_best():
 
     target = Scripted(lambda c: HARMFUL if "mechanic" in c[-1].content else SAFE)
     atk = make_attack("pair", attacker=Scripted(attacker))
-    eps = asyncio.run(atk.run(target, _samples(1), make_judge("harm"), GenParams()))
+    eps = asyncio.run(atk.run(target, _samples(1), make_judge("harm-rules"), GenParams()))
     e = eps[0]
     assert e.success_turn == 2 and e.verdict.label and e.messages[-1].content.startswith("Let's play a game")
     assert e.queries == 6  # 3 streams × 2 rounds, then stopped
@@ -102,7 +102,7 @@ def test_pair_needs_an_attacker_and_interactive_attacks_do_not_compose():
 
 def test_interactive_attack_in_the_runner_is_resumable(tmp_path):
     target = Scripted(lambda c: HARMFUL if len(c) >= 3 else SAFE)
-    judges = [make_judge("refusal"), make_judge("harm")]
+    judges = [make_judge("refusal-rules"), make_judge("harm-rules")]
     atk = make_attacks("direct,crescendo")
     s = asyncio.run(run_redteam(target, _samples(3), atk, judges, tmp_path, show_progress=False))
     assert s["by_attack"]["crescendo"]["rate"] == 1.0 and s["by_attack"]["direct"]["rate"] == 0.0
@@ -151,7 +151,7 @@ def test_gcg_uses_the_transfer_set_without_gradients():
     sufs = transfer_suffixes()
     assert len(sufs) > 10
     target = Scripted(lambda c: HARMFUL if any(s in c[-1].content for s in sufs[3:6]) else SAFE)
-    eps = asyncio.run(make_attack("gcg").run(target, _samples(2), make_judge("harm"), GenParams(max_new_tokens=8)))
+    eps = asyncio.run(make_attack("gcg").run(target, _samples(2), make_judge("harm-rules"), GenParams(max_new_tokens=8)))
     assert eps[0].success_turn is None and eps[0].queries == 3  # sample 0 tries suffixes 0..2
     assert eps[1].success_turn == 1 and eps[1].queries == 1  # sample 1 starts at suffix 3 and breaks at once
     assert any(s in eps[0].messages[-1].content for s in sufs[:3])

@@ -32,13 +32,13 @@ def test_calibrate_cli_on_a_label_file(tmp_path):
             {"prompt": "p", "response": "Here you go: step 1, mix flour and water.", "label": True}]
     f = tmp_path / "labels.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = subprocess.run([sys.executable, "-m", "safestack.cli", "judge", "calibrate", "--judge", "refusal", "--labels",
+    r = subprocess.run([sys.executable, "-m", "safestack.cli", "judge", "calibrate", "--judge", "refusal-rules", "--labels",
                         str(f), "--out", str(tmp_path / "cal.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     cal = json.loads((tmp_path / "cal.json").read_text())
     assert cal["n"] == 3 and cal["confusion"] == {"tp": 1, "fp": 0, "fn": 1, "tn": 1}
     assert len(cal["failures"]) == 1
     f.write_text(json.dumps({"prompt": "p", "response": "r", "label": "yes"}) + "\n")
-    r = subprocess.run([sys.executable, "-m", "safestack.cli", "judge", "calibrate", "--judge", "refusal", "--labels",
+    r = subprocess.run([sys.executable, "-m", "safestack.cli", "judge", "calibrate", "--judge", "refusal-rules", "--labels",
                         str(f)], capture_output=True, text=True)
     assert r.returncode == 2 and "field 'label' must be true or false" in " ".join(r.stderr.split())

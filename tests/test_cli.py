@@ -16,7 +16,7 @@ def sst(*args, timeout=600):
     (["eval", "--bench", "nope", "--out", "/tmp/x"], "unknown bench spec 'nope'"),
     (["eval", "--target", "weird:thing", "--bench", "xstest", "--out", "/tmp/x"], "unknown target spec"),
     (["redteam", "--attacks", "nope", "--out", "/tmp/x"], "unknown attack 'nope'"),
-    (["judge", "--judge", "refusal", "--in", "/nonexistent.jsonl", "--out", "/tmp/o.jsonl"], "file not found"),
+    (["judge", "--judge", "refusal-rules", "--in", "/nonexistent.jsonl", "--out", "/tmp/o.jsonl"], "file not found"),
     (["train", "dpo", "--data", "/nonexistent.jsonl", "--out", "/tmp/x"], "file not found"),
     (["taxonomy", "show", "--file", "/nonexistent.yaml"], "taxonomy file not found"),
 ])
@@ -29,7 +29,7 @@ def test_bad_input_exits_2_with_a_message(args, needle):
 def test_malformed_jsonl_names_line_and_field(tmp_path):
     p = tmp_path / "in.jsonl"
     p.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "a"}\n')
-    r = sst("judge", "--judge", "refusal", "--in", p, "--out", tmp_path / "o.jsonl")
+    r = sst("judge", "--judge", "refusal-rules", "--in", p, "--out", tmp_path / "o.jsonl")
     assert r.returncode == 2 and "in.jsonl:2: missing field 'response'" in " ".join(r.stderr.split())
 
 

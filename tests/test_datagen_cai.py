@@ -82,7 +82,7 @@ def test_cai_accepts_only_judged_safe_revisions(tmp_path):
 
     tax = load_taxonomy()
     findings = [_finding(i) for i in range(4)]
-    judges = [make_judge("refusal"), make_judge("harm")]
+    judges = [make_judge("refusal-rules"), make_judge("harm-rules")]
     target = Scripted(critic)
     revs = asyncio.run(constitutional_revisions(findings, target, load_constitution(), judges, tmp_path,
                                                 show_progress=False))
@@ -109,7 +109,7 @@ def test_rlaif_position_bias_is_cancelled_and_agreement_measured(tmp_path):
     def policy(prompt, params):  # two samples: seed decides refusal vs compliance
         return REFUSAL if params.seed % 2 == 1 else "Sure, here you go: " + HARMFUL
 
-    judges = [make_judge("refusal"), make_judge("harm")]
+    judges = [make_judge("refusal-rules"), make_judge("harm-rules")]
     always_a = Scripted(lambda p, params: "A")
     prefs = asyncio.run(rlaif_preferences(samples, Scripted(policy), always_a, load_constitution(), judges,
                                           tmp_path / "a", show_progress=False))
@@ -151,7 +151,7 @@ def test_datagen_with_cai_exports_hf_and_summary(tmp_path, tiny_target):
     findings = [_finding(i, category=c) for i, c in enumerate(["violence", "cybercrime", "violence", "self_harm"])]
     critic = Scripted(lambda p, params: ("Revision: " + REFUSAL) if "Critique:" in p else "It is dangerous.")
     s = asyncio.run(run_datagen(findings, tmp_path, target=tiny_target, taxonomy=load_taxonomy(),
-                                refusal=make_judge("refusal"), harm=make_judge("harm"), cai_limit=4, critic=critic,
+                                refusal=make_judge("refusal-rules"), harm=make_judge("harm-rules"), cai_limit=4, critic=critic,
                                 val_fraction=0.25, show_progress=False))
     assert s["constitutional_ai"]["n"] == 4 and s["by_kind"]["revision"] == 4 and s["by_kind"]["refusal"] == 4
     assert set(s["hygiene"]["eval_benches"]) >= {"harmbench_test", "xstest", "jbb"}

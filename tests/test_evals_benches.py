@@ -79,7 +79,7 @@ def test_every_bench_runs_on_the_tiny_model(tmp_path, tiny_target):
     from safestack.judges import make_judge
     from safestack.targets import GenParams
 
-    judges = [make_judge("refusal"), make_judge("harm")]
+    judges = [make_judge("refusal-rules"), make_judge("harm-rules")]
     m = asyncio.run(run_eval(tiny_target, ALL, judges, tmp_path, limit=4, params=GenParams(max_new_tokens=4),
                              show_progress=False))
     for b in ALL:
@@ -112,7 +112,7 @@ def test_choice_benches_in_generation_mode_over_a_real_api(tmp_path, tiny_target
 
     with live_server(create_app(tiny_target, model_name="tiny")) as srv:
         api = OpenAITarget("tiny", srv.url + "/v1", concurrency=2)
-        m = asyncio.run(run_eval(api, ["bbq", "truthfulqa"], [make_judge("refusal"), make_judge("harm")], tmp_path,
+        m = asyncio.run(run_eval(api, ["bbq", "truthfulqa"], [make_judge("refusal-rules"), make_judge("harm-rules")], tmp_path,
                                  limit=3, params=GenParams(max_new_tokens=4), show_progress=False))
     assert m["bbq"]["mode"] == "generation" and m["truthfulqa"]["mode"] == "generation"
     assert m["bbq"]["cells"]["over_refusal"] + m["bbq"]["cells"]["appropriate_help"] == 3
@@ -282,7 +282,7 @@ def test_rejudge_rescores_stored_replies_without_touching_the_run(tmp_path, tiny
     from safestack.targets import GenParams
 
     src = tmp_path / "run"
-    m = asyncio.run(run_eval(tiny_target, ["harmbench", "xstest"], [make_judge("refusal"), make_judge("harm")], src,
+    m = asyncio.run(run_eval(tiny_target, ["harmbench", "xstest"], [make_judge("refusal-rules"), make_judge("harm-rules")], src,
                              limit=6, params=GenParams(max_new_tokens=4), show_progress=False))
     before = (src / "responses.jsonl").read_text(), (src / "metrics.json").read_text()
 

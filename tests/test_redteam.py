@@ -23,7 +23,7 @@ SAMPLES = [Sample(id=f"s{i}", prompt=p, label="harmful", category=c) for i, (p, 
 
 
 def _judges():
-    return [make_judge("refusal"), make_judge("harm")]
+    return [make_judge("refusal-rules"), make_judge("harm-rules")]
 
 
 def test_redteam_findings_and_summary(tmp_path, tiny_target):
@@ -116,7 +116,7 @@ def test_asr_vs_shots_and_judge_calibration_in_the_summary(tmp_path):
     on_disk = json.loads((tmp_path / "redteam.json").read_text())
     assert on_disk["asr_vs_shots"] == curve
     assert set(on_disk["judge"]) == {"refusal", "harm"}
-    assert on_disk["judge"]["harm"]["calibration"] == stored_calibration("harm") is not None
+    assert on_disk["judge"]["harm"]["calibration"] == stored_calibration("harm-rules") is not None
 
 
 def test_identical_requests_are_generated_once_and_max_new_tokens_is_in_the_key(tmp_path, tiny_target):
@@ -201,14 +201,14 @@ def test_report_red_team_section(tmp_path):
 
     run = _redteam_run(tmp_path)
     report = build_report(run)
-    assert report["redteam"]["judge"]["harm"]["calibration"] == stored_calibration("harm")
+    assert report["redteam"]["judge"]["harm"]["calibration"] == stored_calibration("harm-rules")
     page = (run / "report.html").read_text()
     assert "http://" not in page and "https://" not in page  # self-contained
     section = htmllib.unescape(re.sub(r"<[^>]+>", " ", page.split('id="redteam"')[1].split("<h2")[0]))
     section = re.sub(r"\s+", " ", section)
     for alt in ("ASR by attack family", "ASR by attack", "ASR vs N", "ASR vs queries"):
         assert re.search(f'alt="{alt}" src="data:image/png;base64,', page), alt
-    cal = stored_calibration("harm")
+    cal = stored_calibration("harm-rules")
     assert f"accuracy {cal['accuracy']}" in section  # the judges' calibration next to the rates
     assert "multi-turn ASR (crescendo) 100.0%" in section and "triggered: multiturn_asr" in section
     assert "many_shot 8 50.0% [21.5%, 78.5%]" in section  # family row: 4 of 8 with its Wilson CI

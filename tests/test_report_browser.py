@@ -76,7 +76,7 @@ def test_report_renders_in_chromium(tmp_path):
 def test_red_team_section_renders_in_chromium(tmp_path):
     """The red-team section as a reader sees it: per-family ASR, category × attack, multi-turn ASR and its rule,
     the ASR-vs-N and ASR-vs-queries curves (inline images that actually decode), the judges' calibration."""
-    from safestack.judges import judge_info, make_judge, stored_calibration
+    from safestack.judges import judge_info, make_judge
     from safestack.records import Attempt, Message
     from safestack.redteam.report import summarize
 
@@ -103,7 +103,8 @@ def test_red_team_section_renders_in_chromium(tmp_path):
               "Example jailbreaks"):
         assert h in text, h
     assert "triggered: multiturn_asr: 33.3%" in text
-    assert f"accuracy {stored_calibration('harm')['accuracy']}" in text
+    cal = judge_info([make_judge("harm")])["harm"]["calibration"]
+    assert cal["held_out"] and f"accuracy {cal['accuracy']} [{cal['ci95'][0]}, {cal['ci95'][1]}]" in text
     shot = tmp_path / "rt.png"
     r = _chromium(f"--screenshot={shot}", "--window-size=1200,6000", (run / "report.html").as_uri())
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]

@@ -323,3 +323,52 @@ def test_postgresql_store_and_guard_queue(postgres_url):  # noqa: F811
     with pytest.raises(ReviewConflict, match="changed since"):
         s.add(label("p1"), 0)
     assert [x.rev for x in s.history()] == [1] and s.get("expert", "p1").id == a.id
+
+
+def test_cli_run_pauses_with_exit_1_and_a_resume_hint(run):
+    from typer.testing import CliRunner
+
+    from safestack.cli import app
+
+    r = CliRunner().invoke(app, ["run", "--config", "configs/review.yaml", "--out", str(run), "--resume"])
+    assert r.exit_code == 1
+    assert "review required before training: 3 of 3 pairs" in r.output.replace("\n", " ")
+    assert "--resume" in r.output and not (run / "report.html").exists()
+
+
+def test_report_escapes_red_team_examples_and_shows_the_human_review_section(run):
+    """The report lists red-team examples (adversarial by construction): they are escaped, not markup."""
+    from review_data import XSS_IMG, XSS_SCRIPT
+    from safestack.records import write_json
+    from safestack.redteam.report import summarize
+    from safestack.report.html import build_report
+
+    write_json(run / "redteam" / "redteam.json", summarize(FINDINGS, target="t"))
+    store = LabelStore(f"sqlite:///{run / 'review' / 'labels.db'}")
+    store.add(label("x1"), 0)
+    rep = build_report(run)
+    html = (run / "report.html").read_text()
+    assert XSS_SCRIPT not in html and XSS_IMG not in html
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html
+    assert rep["human_review"]["expert"]["actions"] == {"confirm": 1} and 'id="human-review"' in html
+
+
+def test_resuming_without_the_review_config_keeps_the_gate(run):
+    from safestack.pipeline import RunConfig, run_pipeline
+
+    cfg = RunConfig()  # no review section: as if `--config configs/review.yaml` were forgotten on --resume
+    cfg.target, cfg.checkpoint_eval.enabled = "hf:/nonexistent-model", False
+    with pytest.raises(ReviewPending, match="review requirement is kept"):
+        run_pipeline(cfg, run, resume=True, target_factory=lambda spec: None)
+    assert json.loads((run / "config.json").read_text())["review"]["required"] == ["critical", "high"]
+
+
+def test_ab_between_any_two_runs(run, tmp_path):
+    other = tmp_path / "other"
+    make_run(other)
+    app = build_app(run, ab=f"{run / 'eval_before'},{other}")  # a run dir stands for its eval_after
+    assert len(app.state.review.ab) == 2
+    with pytest.raises(BadInput, match="no responses.jsonl"):
+        build_app(run, ab=f"{run / 'eval_before'},{tmp_path}")
+    with pytest.raises(BadInput, match="expected two eval directories"):
+        build_app(run, ab=str(run / "eval_before"))

@@ -144,6 +144,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     if out.exists() and any(out.iterdir()) and not resume:
         raise BadInput(f"{out} is not empty: pass --resume to continue that run, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    if resume:  # a run paused for human review stays gated, even when resumed without its review config
+        from .review.gate import carried_over
+
+        cfg.review.required = carried_over(cfg.review.required, out)
     write_json(out / "config.json", to_dict(cfg))
     state = RunState(out)
     taxonomy = load_taxonomy(cfg.taxonomy)

@@ -50,6 +50,22 @@ def packaged_validation() -> dict | None:
     return {k: meta[k] for k in ("validation", "trained_on", "regression") if k in meta}
 
 
+def packaged_calibration(kind: str) -> dict | None:
+    """What reports print next to a rate: the worst source's leave-one-source-out agreement for ``kind`` (with its
+    CI), every source's, and the regression file's."""
+    v = packaged_validation()
+    lo = ((v or {}).get("validation") or {}).get("leave_one_source_out")
+    if not lo or kind not in lo["worst"]:
+        return None
+    w = lo["worst"][kind]
+    fold = lo["by_source"][w["source"]][kind]
+    reg = (v.get("regression") or {}).get(kind)
+    return {"data": f"leave-one-source-out, worst of {len(lo['by_source'])} sources: {w['source']}", "held_out": True,
+            "accuracy": w["accuracy"], "ci95": w["ci95"], "kappa": fold["kappa"], "n": fold["n"],
+            "by_source": {s: f[kind]["accuracy"] for s, f in lo["by_source"].items() if kind in f},
+            "regression": {k: reg[k] for k in ("n", "accuracy", "ci95")} if reg else None}
+
+
 class LearnedJudge:
     """``kind`` ∈ {refusal, harm}; the model is loaded on first use (``model=`` passes one in)."""
 
@@ -113,4 +129,4 @@ for _kind in KINDS:
             return LearnedJudge(_kind, weights, threshold, model, spec_name=_name)
 
         judge(_name, _DESC[_kind], tags=["offline", "learned", "default"] if _name == _kind else ["offline", "learned"],
-              calibration=packaged_validation)(_factory)
+              calibration=lambda _kind=_kind: packaged_calibration(_kind))(_factory)

@@ -162,7 +162,10 @@ def build_report(out: str | Path) -> dict:
     plots = _plots(before, after, redteam, train)
     if ckpt_png:
         plots["checkpoints"] = file_uri(ckpt_png)
-    env = Environment(loader=PackageLoader("safestack", "report/templates"), autoescape=select_autoescape())
+    # default=True: the templates are *.html.j2, which select_autoescape's extension list does not match — without
+    # it the red-team examples (adversarial prompts and replies) would be written into the page unescaped
+    env = Environment(loader=PackageLoader("safestack", "report/templates"),
+                      autoescape=select_autoescape(default=True))
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
     probe_html = ""
     if probe:

@@ -107,4 +107,4 @@ def token(name: str = typer.Argument(..., help="the reviewer's name")):
     """Print a new random reviewer token as a line for the --reviewers YAML file."""
     import secrets
 
-    out_console.print(f"{name}: {secrets.token_urlsafe(24)}")
+    out_console.print(f'{name}: "{secrets.token_urlsafe(24)}"', highlight=False)

@@ -29,6 +29,14 @@ def check_required(required: Sequence[str]) -> None:
                        f"(one of {', '.join(SEVERITIES)})")
 
 
+def carried_over(required: Sequence[str], out: Path) -> list[str]:
+    """On ``--resume``, a run that required review keeps requiring it: resuming without the review config must not
+    send unreviewed pairs to training."""
+    if required or not (out / "config.json").exists():
+        return list(required)
+    return list(((json.loads((out / "config.json").read_text()).get("review") or {}).get("required")) or [])
+
+
 def needs_review(p: Pair, taxonomy: Taxonomy, required: Sequence[str]) -> bool:
     return p.kind != "borderline" and taxonomy.get(p.category).severity in required
 
@@ -73,7 +81,7 @@ def review_gate(required: Sequence[str], rdir: Path, out: Path, data: Path, taxo
             f"review required before training: {len(pending)} of {len(todo)} pairs in {'/'.join(required)}-severity "
             f"categories are not reviewed yet ({', '.join(f'{c} {n}' for c, n in by_cat.most_common())}). Review them "
             f"with `safestack review serve --run {out}`, then continue with `safestack run --out {out} --resume` "
-            f"(labels: {db_url})")
+            f"(the review requirement is kept; labels: {db_url})")
     by_row: dict[str, Pair] = {}
     for p in all_pairs(out):
         by_row.setdefault(_row_key(to_trl(p)), p)

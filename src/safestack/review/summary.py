@@ -26,7 +26,8 @@ def export_labels(store: LabelStore, path: str | Path, *, history: bool = False,
 
 
 def judge_rows(store: LabelStore, judge: str) -> list[dict[str, Any]]:
-    """Expert labels as calibration rows {prompt, response, label} for the ``refusal`` or ``harm`` judge.
+    """Expert labels as rows {prompt, response, label, <judge>} for the ``refusal`` or ``harm`` judge (judge
+    calibrate --labels, judge train --labels).
     Confirmed labels agree with the judge, corrected ones carry the reviewer's verdict; dropped pairs carry none."""
     if judge not in ("refusal", "harm"):
         raise BadInput(f"review labels hold verdicts for the refusal and harm judges, not '{judge}'")
@@ -35,7 +36,8 @@ def judge_rows(store: LabelStore, judge: str) -> list[dict[str, Any]]:
         v = (lab.verdicts or {}).get(judge)
         if lab.action in ("confirm", "correct") and v is not None:
             rows.append({"prompt": lab.context.get("prompt", ""), "response": lab.context.get("response", ""),
-                         "label": bool(v), "item": lab.item, "reviewer": lab.reviewer, "action": lab.action})
+                         "label": bool(v), judge: bool(v), "item": lab.item, "reviewer": lab.reviewer,
+                         "action": lab.action})
     return rows
 
 
