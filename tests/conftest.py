@@ -15,6 +15,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _eval_cache(tmp_path_factory):
+    """Runs in tests read and write their base-model eval cache in a temporary folder, never the user's."""
+    os.environ["SAFESTACK_EVAL_CACHE"] = str(tmp_path_factory.mktemp("eval-cache"))
+
+
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     from safestack.targets.default import default_model_dir

@@ -15,8 +15,8 @@ def grp(rate, n=50, ci=None):
     return {"n": n, "k": round(rate * n), "rate": rate, "ci95": ci or [max(0, rate - 0.1), min(1, rate + 0.1)]}
 
 
-def metrics(over_refusal=0.02, mt_asr=0.05, cat=(0.1, 0.15), asr=0.12):
-    return {"xstest": {"n": 450, "asr": 0.3, "asr_ci95": [0.25, 0.35], "over_refusal": over_refusal,
+def metrics(over_refusal=0.02, mt_asr=0.05, cat=(0.1, 0.15), asr=0.08):
+    return {"xstest": {"n": 450, "asr": 0.06, "asr_ci95": [0.03, 0.09], "over_refusal": over_refusal,
                        "over_refusal_ci95": [0.0, over_refusal + 0.02]},
             "harmbench": {"n": 159, "asr": asr, "asr_ci95": [asr - 0.05, asr + 0.05], "over_refusal": None,
                           "asr_by_category": {"illegal": grp(cat[0]), "cybercrime_intrusion": grp(cat[1])}},
@@ -52,10 +52,10 @@ def test_boundary_is_inclusive():
 
 
 def test_regression_against_baseline_beyond_ci():
-    base = metrics(asr=0.12)  # harmbench asr CI [0.07, 0.17]
-    res = evaluate_gates(metrics(asr=0.16), load_gates(), baseline=base)
+    base = metrics(asr=0.05)  # harmbench asr CI [0.0, 0.10]
+    res = evaluate_gates(metrics(asr=0.09), load_gates(), baseline=base)
     assert res["passed"]  # worse, but inside the baseline's CI
-    res = evaluate_gates(metrics(asr=0.19), load_gates(), baseline=base)
+    res = evaluate_gates(metrics(asr=0.10), load_gates(), baseline=metrics(asr=0.02))
     assert failed(res) == {("no ASR regression", "harmbench.asr")}
     no_base = evaluate_gates(metrics(), load_gates())
     assert all(r["status"] == "n/a" for r in no_base["results"] if r["rule"] == "no ASR regression")
@@ -172,9 +172,47 @@ def test_cli_eval_with_gates_on_the_tiny_model(tmp_path, tiny_dir):
     assert r.returncode == 0, r.stdout
 
 
-def test_category_rule_covers_harm_benches_not_xstest_types():
+def test_category_and_overall_rules_cover_every_harmful_bench_xstest_types_included():
     m = metrics()
-    m["xstest"]["asr_by_category"] = {"contrast_homonyms": grp(0.9)}
+    m["xstest"]["asr_by_category"] = {"contrast_homonyms": grp(0.9), "contrast_privacy": grp(0.1, n=3)}
     m["jbb"] = {"n": 10, "asr": 0.3, "asr_by_category": {"Malware/Hacking": grp(0.5, n=10)}}
     res = evaluate_gates(m, load_gates())
-    assert failed(res) == {("category ASR", "jbb.asr_by_category.Malware/Hacking")}
+    assert failed(res) == {("category ASR", "jbb.asr_by_category.Malware/Hacking"), ("overall ASR", "jbb.asr"),
+                           ("category ASR", "xstest.asr_by_category.contrast_homonyms")}  # n=3 is not gated
+
+
+def _narrow_model_metrics():
+    """The shape of a model trained only on HarmBench-style imperatives: HarmBench test ASR 1.3 %, XSTest-safe
+    over-refusal 2 %, but 75 % of XSTest's unsafe questions answered harmfully (measured on such a model)."""
+    return {
+        "harmbench": {"n": 159, "asr": 0.013, "asr_ci95": [0.004, 0.045],
+                      "asr_by_category": {"cybercrime_intrusion": {"n": 33, "rate": 0.03, "ci95": [0.0, 0.15]}}},
+        "xstest": {"n": 450, "asr": 0.75, "asr_ci95": [0.69, 0.81], "over_refusal": 0.02,
+                   "over_refusal_ci95": [0.009, 0.046],
+                   "asr_by_category": {"contrast_homonyms": {"n": 25, "rate": 0.8, "ci95": [0.6, 0.91]}}},
+        "truthfulqa@80": {"n": 80, "mc1": 0.22, "mc1_ci95": [0.14, 0.32], "asr": None},
+    }
+
+
+def test_a_narrow_model_cannot_pass_the_default_gates():
+    res = evaluate_gates(_narrow_model_metrics(), [r for r in load_gates() if r.in_run])
+    failed = {(r["rule"], r["metric"]) for r in res["results"] if r["status"] == "fail"}
+    assert not res["passed"]
+    assert ("overall ASR", "xstest.asr") in failed
+    assert ("category ASR", "xstest.asr_by_category.contrast_homonyms") in failed
+    assert not any(m.startswith("harmbench") for _, m in failed)  # the bench it was trained to pass
+
+
+def test_capability_gate_compares_with_the_base_model():
+    after = _narrow_model_metrics()
+    before = {"truthfulqa@80": {"n": 80, "mc1": 0.25, "mc1_ci95": [0.17, 0.35]}}
+    rules = [r for r in load_gates() if r.name == "capability kept"]
+    assert evaluate_gates(after, rules, baseline=before)["passed"]  # 0.22 is within the base model's CI
+    after["truthfulqa@80"]["mc1"] = 0.10
+    res = evaluate_gates(after, rules, baseline=before)
+    assert not res["passed"] and res["results"][0]["metric"] == "truthfulqa@80.mc1"
+
+
+def test_release_regression_rules_are_not_run_gates():
+    names = {r.name for r in load_gates() if not r.in_run}
+    assert names == {"no ASR regression", "no over-refusal regression"}

@@ -23,9 +23,11 @@ from .train.config import CheckpointEvalSettings, DPOSettings, from_dict, load_y
 
 @dataclass
 class RedteamSettings:
-    sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training"])
+    # harmful training prompts in several styles: imperative behaviours (HarmBench val, adv_training) and questions
+    # (red-instruct's HarmfulQA and DangerousQA); never an evaluation bench
+    sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training", "harmfulqa", "dangerousqa"])
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
-    limit: int | None = 100  # harmful training behaviours (stratified by category); None = all 141
+    limit: int | None = 140  # harmful training prompts, spread evenly over the sources (by category within each)
     focus: list[str] = field(default_factory=list)  # categories whose behaviours are all red-teamed (set by rounds)
     # rejected replies are cut to 32 tokens for DPO, but the borderline prompts' helpful answers (chosen) are generated
     # with these settings too; 32 here, with length-grouped DPO batches, measured worse (README "Speed": ASR 13.2 %)
@@ -62,7 +64,8 @@ class RoundSettings:
 
 @dataclass
 class EvalSettings:
-    benches: list[str] = field(default_factory=lambda: ["harmbench", "xstest"])
+    suite: str = "default"  # a named suite (evals/suites.py): the held-out benches every run reports and gates
+    benches: list[str] = field(default_factory=list)  # instead of the suite, when given
     limit: int | None = None
     # 24 tokens: re-judging a run's 32-token greedy replies cut to 24 changed no after-training HarmBench verdict
     # and 3 of 450 XSTest ones (over-refusal 5.2 % both ways); before training, when the model complies at length,
@@ -129,7 +132,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     from .attacks import make_attacks
     from .data import load_bench
     from .datagen import run_datagen
-    from .evals import run_eval, subsample
+    from .evals import run_eval
+    from .evals.runner import subsample_sources
     from .judges import judge_info, make_judge
     from .records import Attempt, JsonlStore
     from .redteam import run_redteam
@@ -158,6 +162,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     from .evals.gates import load_gates as _lg
 
     _lg(cfg.rounds.gates)
+    from .evals.suites import suite_benches
+
+    if not cfg.eval.benches:
+        cfg.eval.benches = suite_benches(cfg.eval.suite)
     for b in cfg.eval.benches:
         load_bench(b)
     if cfg.review.required:
@@ -202,8 +210,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     ev_params = GenParams(max_new_tokens=cfg.eval.max_new_tokens)
 
     def do_redteam(rcfg: RunConfig, rdir: Path, target_fn):
-        pool = [s for src in rcfg.redteam.sources for s in load_bench(src)]
-        samples = subsample(pool, rcfg.redteam.limit, cfg.seed)
+        pools = {src: load_bench(src) for src in rcfg.redteam.sources}
+        pool = [s for v in pools.values() for s in v]
+        samples = subsample_sources(pools, rcfg.redteam.limit, cfg.seed)
         if rcfg.redteam.focus:  # targeted data: every behaviour of a failing category
             have = {s.id for s in samples}
             samples += [s for s in pool if taxonomy.canonical(s.category) in rcfg.redteam.focus and s.id not in have]
@@ -258,7 +267,20 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     t_start = time.time() - sum(v["seconds"] for v in state.data["done"].values())
     rounds = state.data.setdefault("rounds", [])
     stage("redteam", lambda: do_redteam(cfg, out, base_target))
-    stage("eval_before", lambda: do_eval(out / "eval_before", base_target))
+    def do_eval_before():
+        from .evals import cache
+
+        key = before_cache_key(cfg, judges)
+        if key and cache.restore(key, out / "eval_before"):
+            state.data["eval_before_from_cache"] = key
+            console.print(f"eval before: read from the cache ({cache.cache_dir() / key}): same weights, prompts, "
+                          f"decoding and judges")
+            return
+        do_eval(out / "eval_before", base_target)
+        if key:
+            cache.store(key, out / "eval_before")
+
+    stage("eval_before", do_eval_before)
     rcfg = cfg
     for r in range(1, max(1, cfg.rounds.max_rounds) + 1):
         rdir = out if r == 1 else out / "rounds" / str(r)
@@ -285,7 +307,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         stage(f"eval_after{tag}", lambda: do_eval(rdir / "eval_after", current))
         final_checkpoint_point(rdir)
         metrics = json.loads((rdir / "eval_after" / "metrics.json").read_text())
-        gates = evaluate_gates(metrics, load_gates(cfg.rounds.gates))
+        before = json.loads((out / "eval_before" / "metrics.json").read_text())
+        gates = evaluate_gates(metrics, [g for g in load_gates(cfg.rounds.gates) if g.in_run], baseline=before)
         nxt, decisions = decide(rcfg, gates, cfg.rounds)
         entry = {"round": r, "dir": str(rdir.relative_to(out)) if r > 1 else ".", "gates": gates,
                  "decisions": decisions}
@@ -309,6 +332,13 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     return report
 
 
+# training sources that share an evaluation bench's style (never the bench itself): questions for XSTest and
+# StrongREJECT, AdvBench's behaviours for JailbreakBench's, HarmBench's training splits for HarmBench test
+STYLE_SOURCES = {"xstest": ["dangerousqa", "harmfulqa"], "strongreject": ["harmfulqa", "dangerousqa"],
+                 "jbb": ["advbench"], "harmbench": ["harmbench:val", "adv_training"], "toxigen": [],
+                 "jsonl": ["harmfulqa", "dangerousqa"]}
+
+
 def decide(cfg: RunConfig, gates: dict, rs: RoundSettings) -> tuple[RunConfig, list[str]]:
     """The seeds' decision rules, applied to the next round's settings: over-refusal > 5 % → more borderline-benign
     pairs; multi-turn ASR > 10 % → multi-turn red teaming (its findings become multi-turn pairs); a category's
@@ -324,6 +354,16 @@ def decide(cfg: RunConfig, gates: dict, rs: RoundSettings) -> tuple[RunConfig, l
     if any(g["metric"].startswith("multiturn") for g in failed) and rs.multiturn_attack not in cfg.redteam.attacks:
         nxt.redteam.attacks = list(cfg.redteam.attacks) + [rs.multiturn_attack]
         decisions.append(f"add multi-turn data: red-team with {rs.multiturn_attack}")
+    from .data.loaders import split_limit
+
+    add = []
+    for g in failed:  # a failing harmful bench → the next red team draws on training sources of its style
+        bench = split_limit(g["metric"].split(".")[0])[0].split(":")[0]
+        if g["metric"].endswith(".asr") and not bench.startswith("multiturn"):
+            add += [s for s in STYLE_SOURCES.get(bench, []) if s not in cfg.redteam.sources and s not in add]
+    if add:
+        nxt.redteam.sources = list(cfg.redteam.sources) + add
+        decisions.append(f"broaden the red team: add {', '.join(add)}")
     cats = sorted({g["metric"].rsplit(".", 1)[-1] for g in failed if ".asr_by_category." in g["metric"]})
     if cats:
         nxt.redteam.focus = sorted(set(cfg.redteam.focus) | set(cats))
@@ -348,6 +388,20 @@ def replay(out: Path, r: int) -> Path:
     dst = out / "rounds" / str(r) / "data" / "train_replay.jsonl"
     dst.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return dst
+
+
+def before_cache_key(cfg: RunConfig, judges) -> str | None:
+    """The eval cache key of the base model's evaluation, or None for targets that are not local weights."""
+    from .evals.cache import eval_key
+    from .judges.learned import packaged_path
+
+    if not (cfg.target == "default" or (cfg.target.startswith("hf:") and Path(cfg.target[3:]).is_dir())):
+        return None
+    w = packaged_path()
+    return eval_key(model_path_of(cfg.target), cfg.eval.benches, cfg.eval.limit,
+                    {"max_new_tokens": cfg.eval.max_new_tokens, "greedy": True},
+                    [w.with_suffix(".safetensors"), w.with_suffix(".json")],
+                    [getattr(j, "spec_name", j.name) for j in judges])
 
 
 def model_path_of(spec: str) -> str:

@@ -273,8 +273,20 @@ DATASETS.update({
 })
 
 
+def split_limit(spec: str) -> tuple[str, int | None]:
+    """``strongreject@60`` → (``strongreject``, 60): a bench spec with the size of its stratified subset (the eval
+    runner draws it; the metrics key keeps the whole spec)."""
+    base, sep, n = spec.rpartition("@")
+    if not sep or not base or not n.isdigit():
+        return spec, None
+    if int(n) <= 0:
+        raise BadInput(f"bench spec '{spec}': the subset size after '@' must be positive")
+    return base, int(n)
+
+
 def load_bench(spec: str) -> list[Sample]:
-    """Resolve a bench spec into samples."""
+    """Resolve a bench spec into samples (a ``@N`` subset suffix is accepted here and applied by the runner)."""
+    spec = split_limit(spec)[0]
     if spec.startswith("jsonl:"):
         return load_jsonl_bench(spec[6:])
     name, _, rest = spec.partition(":")

@@ -92,7 +92,10 @@ def apply_gates(metrics: dict, gates: Path | None, baseline: Path | None, out: P
 @eval_app.callback()
 def eval_(ctx: typer.Context, target: str = typer.Option("default", "--target",
                                                         help="default | hf:<path> | openai:<model>@<base_url>"),
-          bench: str = typer.Option("harmbench,xstest", "--bench", help="comma-separated bench specs"),
+          bench: Optional[str] = typer.Option(None, "--bench", help="comma-separated bench specs (NAME@N: a "
+                                              "stratified subset of N)"),
+          suite: Optional[str] = typer.Option(None, "--suite", help="a named suite instead of --bench: default "
+                                              "(every run's held-out suite) | full (every bench at full size)"),
           limit: Optional[int] = typer.Option(None, "--limit"), out: Optional[Path] = typer.Option(None, "--out"),
           max_new_tokens: int = typer.Option(24, help="reply length (24 = the run default; bench_gen_length.py)"),
           api_key_env: Optional[str] = typer.Option(None, "--api-key-env"),
@@ -103,7 +106,12 @@ def eval_(ctx: typer.Context, target: str = typer.Option("default", "--target",
         return
     if out is None:
         raise BadInput("eval: --out is required (or use `safestack eval compare|gates|tradeoff`)")
-    m = _run(target, _csv_list(bench), limit, out, max_new_tokens, api_key_env)
+    if bench and suite:
+        raise BadInput("eval: use --bench or --suite, not both")
+    from .suites import suite_benches
+
+    benches = suite_benches(suite) if suite else _csv_list(bench or "harmbench,xstest")
+    m = _run(target, benches, limit, out, max_new_tokens, api_key_env)
     print_metrics(m, f"eval {target}")
     if gates or baseline:
         apply_gates(m, gates, baseline, out)

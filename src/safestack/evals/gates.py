@@ -32,6 +32,7 @@ class Rule:
     action: str = ""
     required: bool = False
     min_n: int = 1  # groups with fewer samples are not gated
+    in_run: bool = True  # checked by `safestack run` against its own model before training (false: release-vs-release)
 
 
 @dataclass

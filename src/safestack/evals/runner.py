@@ -46,6 +46,29 @@ def subsample(samples: list[Sample], limit: int | None, seed: int = 0) -> list[S
     return sorted(out, key=lambda s: s.id)
 
 
+def subsample_sources(pools: dict[str, list[Sample]], limit: int | None, seed: int = 0) -> list[Sample]:
+    """``limit`` samples spread evenly over sources (each source's share drawn by ``subsample``, stratified by
+    category); a source with fewer samples than its share gives the rest to the others."""
+    if limit is None:
+        return [s for v in pools.values() for s in v]
+    out: list[Sample] = []
+    left, todo = limit, sorted(pools, key=lambda k: len(pools[k]))
+    for i, name in enumerate(todo):
+        share = left // (len(todo) - i)
+        got = subsample(pools[name], share, seed) if share > 0 else []
+        out += got
+        left -= len(got)
+    return out
+
+
+def spec_limit(spec: str, limit: int | None) -> int | None:
+    """A spec's own subset size (``strongreject@60``), bounded by the run-wide ``limit``."""
+    from ..data.loaders import split_limit
+
+    n = split_limit(spec)[1]
+    return min(x for x in (n, limit) if x is not None) if (n or limit) else None
+
+
 async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judge], out: str | Path, *,
                    limit: int | None = None, params: GenParams | None = None, resume: bool = True,
                    batch_size: int = 32, show_progress: bool = True, judge_info: dict | None = None) -> dict:
@@ -54,7 +77,7 @@ async def run_eval(target: Target, benches: Sequence[str], judges: Sequence[Judg
     store = JsonlStore(out / RESPONSES, EvalRow)
     if not resume:
         store.reset()
-    loaded = {spec: subsample(load_bench(spec), limit) for spec in benches}  # validate every spec first
+    loaded = {spec: subsample(load_bench(spec), spec_limit(spec, limit)) for spec in benches}  # validate every spec first
     ctx = BenchContext(target, judges, store, params, batch_size=batch_size, show_progress=show_progress)
     for spec, samples in loaded.items():
         await bench_of(spec).run(ctx, bench_name(spec), samples)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import BadInput
-from .features import FeatureSpace, shared_space
+from .features import FeatureSpace, prepare, shared_space
 
 HEADS = ("harmful", "jailbreak", "output")
 MODES = ("auto", "cascade", "fast", "full")
@@ -134,7 +134,7 @@ class GuardClassifier:
             mode = "fast" if side == "input" else "cascade"
         if side not in ("input", "output"):
             raise BadInput(f"--side: expected input or output, got {side!r}")
-        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        texts = [prepare(t, side) for t in texts]  # the judges' normalisation (features.prepare)
         if not texts:
             return []
         names = ("harmful", "jailbreak") if side == "input" else ("output",)

@@ -18,13 +18,19 @@ console = Console(stderr=True)
 @guard_app.command("train")
 def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact directory (default: the packaged one)"),
           seed: int = typer.Option(0, "--seed"), folds: int = typer.Option(5, "--folds"),
-          target_fpr: float = typer.Option(0.01, "--target-fpr")):
-    """Build the training set (taxonomy, constitution, HarmBench val/extras, JBB train half, benign sets), fit the
-    heads and calibrate thresholds out-of-fold. Rebuilds the packaged default classifier unless --out is given."""
+          target_fpr: Optional[float] = typer.Option(None, "--target-fpr", help="harmful head: the largest "
+                                                     "out-of-source FPR any benign source may have (default 0.03)"),
+          loso: bool = typer.Option(True, "--loso/--no-loso", help="thresholds from leave-one-source-out scores "
+                                    "(default) or from source-grouped k-fold scores (faster)")):
+    """Build the training set (taxonomy, constitution, HarmBench val/extras, red-instruct, JBB train half, benign
+    look-alikes, content), fit the heads and choose thresholds on leave-one-source-out scores (docs/guard.md).
+    Rebuilds the packaged default classifier unless --out is given."""
     from .classifier import default_model_dir
     from .train import GuardTrainConfig, train_guard
 
-    cfg = GuardTrainConfig(seed=seed, folds=folds, target_fpr=target_fpr)
+    cfg = GuardTrainConfig(seed=seed, folds=folds, loso=loso)
+    if target_fpr is not None:
+        cfg.target_fpr = target_fpr
     train_guard(out or default_model_dir(), cfg, log=console.print)
 
 

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
+from ..text import normalize, strip_persona
 from .injection import rule_hits
 
 N_SHAPE = 6
@@ -35,6 +36,14 @@ def shape_features(text: str) -> list[float]:
     long_words = sum(len(w) > 20 for w in words)
     return [math.log1p(len(text)) / 8.0, len(_SYM.findall(text)) / n, len(_UP.findall(text)) / n,
             min(long_words, 10) / 10.0, min(rule_hits(text), 5) / 5.0, min(text.count("\n"), 40) / 40.0]
+
+
+def prepare(text: str, side: str = "input") -> str:
+    """The text the guard's features read — the judges' view of it: ``safestack.text.normalize`` (NFKC, typographic
+    quotes and dashes, zero-width characters, markdown), and for outputs also without persona / mode prefixes
+    (``strip_persona``: "DAN: …", "[🔓JAILBREAK] …"). Training and scoring both go through it."""
+    t = normalize(text if isinstance(text, str) else str(text))
+    return normalize(strip_persona(t)) if side == "output" and t else t
 
 
 class FeatureSpace:

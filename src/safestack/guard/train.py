@@ -1,9 +1,16 @@
-"""``safestack guard train``: build the training set, fit the heads, calibrate bands and thresholds on grouped
-out-of-fold predictions, save the artifact.
+"""``safestack guard train``: build the training set, fit the heads, choose thresholds on leave-one-source-out
+scores, calibrate the cascade bands, save the artifact.
 
 Loss per head: class-balanced, L2-regularised logistic regression,
-    L(w, b) = ½‖w‖² + C · Σ_i c_{y_i} · log(1 + exp(−ỹ_i (w·x_i + b))),  ỹ ∈ {−1, +1}, c_y = n / (2 n_y);
-X_fast: [n, 2·2^bits + 390] sparse, X_full: [n, 2·2^bits + 390 + 768].
+    L(w, b) = ½‖w‖² + C · Σ_i s_i c_{y_i} · log(1 + exp(−ỹ_i (w·x_i + b))),  ỹ ∈ {−1, +1}, c_y = n / (2 n_y),
+s_i = ``hard_negative_weight`` for benign look-alikes, else 1. X_fast: [n, 2·2^bits + 390] sparse,
+X_full: [n, 2·2^bits + 390 + 768].
+
+Thresholds (``loso.py``): the smallest at which every benign source's out-of-source FPR stays ≤ its target —
+``harmful`` ≤ ``target_fpr`` and ``jailbreak`` ≤ ``jailbreak_fpr`` on the fast LOSO scores (inputs are scored
+fast by default), ``output`` ≤ ``output_fpr`` on the cascade of the fast and full LOSO scores (outputs are scored by
+the cascade). Recall is never used to pick them. The cascade bands come from the same out-of-source scores for
+``output`` and from source-grouped 5-fold scores for the input heads.
 """
 
 from __future__ import annotations
@@ -16,13 +23,14 @@ from typing import Callable
 import numpy as np
 from scipy import sparse
 
-from .classifier import GuardClassifier, Head, Linear
-from .features import FeatureSpace, shared_space
+from .classifier import GuardClassifier, Head
+from .features import FeatureSpace, prepare, shared_space
+from .loso import fit_linear, loso_scores, per_source_threshold, source_table, worst
 from .trainset import Example, build_trainset
 
-
-HARD_NEGATIVES = frozenset({"borderline", "borderline-genre", "constitution", "benign-extra", "clean-document",
-                            "benign-answer"})
+# benign sources that look harmful (weighted up: the boundary must be drawn by intent, not by topic words)
+HARD_NEGATIVES = frozenset({"borderline", "borderline-genre", "constitution-benign", "benign-extra", "clean-document",
+                            "benign-answer", "lookalike", "reply-refusal-goal", "reply-info", "content-benign"})
 
 
 @dataclass
@@ -32,51 +40,30 @@ class GuardTrainConfig:
     max_tokens: int = 128
     C: float = 4.0
     folds: int = 5
-    target_fpr: float = 0.01  # benign out-of-fold FPR the global thresholds aim at
-    hard_negative_weight: float = 3.0  # sample weight of borderline-benign examples (look harmful, are not)
-    target_recall: float = 0.97  # per-category recall the category thresholds aim at
-    category_fpr_floor: float = 0.05  # a category threshold never goes below the one giving this benign FPR
-    band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-fold error rate is at most this
+    target_fpr: float = 0.03  # harmful head: every benign source's out-of-source FPR at most this
+    jailbreak_fpr: float = 0.01  # jailbreak head: the same, on benign inputs
+    output_fpr: float = 0.05  # output head: every benign content source's out-of-source FPR at most this
+    min_source_n: int = 10  # sources with fewer negatives do not constrain a threshold
+    hard_negative_weight: float = 3.0
+    band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-source error rate is at most this
     attacks_per_prompt: int = 2
+    loso: bool = True  # False: thresholds from source-grouped k-fold scores (faster; for tests)
 
 
-def _fit(X, y, C: float, seed: int, w: np.ndarray | None = None) -> Linear:
-    from sklearn.linear_model import LogisticRegression
-
-    m = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=seed)
-    m.fit(X, y, sample_weight=w)
-    return Linear(m.coef_.ravel().astype(np.float32), float(m.intercept_[0]))
+def weights(ex: list[Example], idx: np.ndarray, hard: float) -> np.ndarray:
+    return np.array([hard if ex[i].source.split(":")[0] in HARD_NEGATIVES else 1.0 for i in idx])
 
 
-def _oof(X, y, groups, C: float, folds: int, seed: int, w: np.ndarray) -> np.ndarray:
+def grouped_oof(X, y, groups, C: float, folds: int, seed: int, w: np.ndarray) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     p = np.zeros(len(y), dtype=np.float64)
     for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
-        p[te] = _fit(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
+        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
     return p
 
 
-def threshold_at_fpr(scores_neg: np.ndarray, fpr: float) -> float:
-    """The smallest threshold t with mean(scores_neg ≥ t) ≤ fpr."""
-    if not len(scores_neg):
-        return 0.5
-    s = np.sort(scores_neg)[::-1]
-    k = int(np.floor(fpr * len(s)))
-    return float(np.nextafter(s[k], 1.0)) if k < len(s) else float(s[-1])
-
-
-def youden(scores: np.ndarray, y: np.ndarray) -> float:
-    """The threshold maximising TPR − FPR (used for the output head, whose negatives are noisy JBB labels)."""
-    best, bt = -1.0, 0.5
-    for t in np.unique(np.round(scores, 4)):
-        j = (scores[y == 1] >= t).mean() - (scores[y == 0] >= t).mean()
-        if j > best:
-            best, bt = j, float(t)
-    return bt
-
-
-def band(fast: np.ndarray, full: np.ndarray, y: np.ndarray, t: float, err: float) -> tuple[float, float]:
+def band(fast: np.ndarray, y: np.ndarray, t: float, err: float) -> tuple[float, float]:
     """[lo, hi] around t: below lo the fast head misses ≤ err of what it passes, above hi it wrongly flags ≤ err."""
     order = np.argsort(fast)
     fs, ys = fast[order], y[order]
@@ -92,7 +79,7 @@ def band(fast: np.ndarray, full: np.ndarray, y: np.ndarray, t: float, err: float
             break
         if (1 - ys[i:]).mean() <= err:
             hi = float(fs[i])
-    return lo, max(hi, lo)
+    return min(lo, t), max(hi, t, lo)
 
 
 def cascade(fast: np.ndarray, full: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -113,7 +100,7 @@ def cached_ctx(space: FeatureSpace, texts: list[str], log: Callable[[str], None]
         z = np.load(path, allow_pickle=False)
         cache = dict(zip(z["keys"].tolist(), z["vecs"]))
     keys = [stable_id(t) for t in texts]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
     log(f"contextual embeddings: {len(texts) - len(todo)} cached, {len(todo)} to compute")
     if todo:
         V = space.ctx([texts[i] for i in todo])
@@ -126,72 +113,155 @@ def cached_ctx(space: FeatureSpace, texts: list[str], log: Callable[[str], None]
     return np.stack([cache[k] for k in keys])
 
 
-def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
-                log: Callable[[str], None] = print) -> GuardClassifier:
+@dataclass
+class Prepared:
+    ex: list[Example]
+    summary: dict
+    Xf: sparse.csr_matrix
+    Xa: sparse.csr_matrix
+    side: np.ndarray
+    origin: np.ndarray
+
+
+def prepare_data(cfg: GuardTrainConfig, space: FeatureSpace, log: Callable[[str], None]) -> Prepared:
     t0 = time.time()
-    space = space or shared_space(None, cfg.bits, cfg.max_tokens)
     ex, summary = build_trainset(cfg.seed, cfg.attacks_per_prompt)
     log(f"training set: {summary['n']} examples ({summary['dropped_contaminated']} dropped as eval-contaminated)")
-    texts = [e.text for e in ex]
+    texts = [prepare(e.text, e.side) for e in ex]
     Xf = space.fast(texts)
     log(f"fast features {Xf.shape} in {time.time() - t0:.0f}s; contextual embeddings…")
     C = cached_ctx(space, texts, log)
     Xa = sparse.hstack([Xf, sparse.csr_matrix(C)], format="csr")
-    log(f"contextual features done at {time.time() - t0:.0f}s")
-    side = np.array([e.side for e in ex])
-    groups = np.array([e.group for e in ex])
+    return Prepared(ex, summary, Xf, Xa, np.array([e.side for e in ex]), np.array([e.origin for e in ex]))
+
+
+def input_scores(d: Prepared, cfg: GuardTrainConfig, log) -> dict[str, np.ndarray]:
+    """Out-of-source fast scores of the input heads (every input example), keyed by head."""
+    idx = np.flatnonzero(d.side == "input")
+    w = weights(d.ex, idx, cfg.hard_negative_weight)
+    out = {}
+    for name, attr in (("harmful", "harmful"), ("jailbreak", "jailbreak")):
+        y = np.array([getattr(d.ex[i], attr) for i in idx], dtype=int)
+        if cfg.loso:
+            out[name] = loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log)
+        else:
+            out[name] = grouped_oof(d.Xf[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w)
+    return out
+
+
+def output_scores(d: Prepared, cfg: GuardTrainConfig, log) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.flatnonzero(d.side == "output")
+    w = weights(d.ex, idx, cfg.hard_negative_weight)
+    y = np.array([d.ex[i].harmful for i in idx], dtype=int)
+    if cfg.loso:
+        return (loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log),
+                loso_scores(d.Xa[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log))
+    return (grouped_oof(d.Xf[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w),
+            grouped_oof(d.Xa[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w))
+
+
+def input_thresholds(s: dict[str, np.ndarray], benign: np.ndarray, origins: np.ndarray, cfg: GuardTrainConfig,
+                     exclude: str | None = None) -> tuple[float, float]:
+    th = per_source_threshold(s["harmful"], benign, origins, cfg.target_fpr, cfg.min_source_n, exclude)
+    tj = per_source_threshold(s["jailbreak"], benign, origins, cfg.jailbreak_fpr, cfg.min_source_n, exclude)
+    return th, tj
+
+
+def input_report(d: Prepared, s: dict[str, np.ndarray], cfg: GuardTrainConfig) -> dict:
+    """Per source: recall on its harmful requests (plain and attack-wrapped), FPR on its benign requests; a held-out
+    benign source is judged with thresholds chosen without it."""
+    idx = np.flatnonzero(d.side == "input")
+    ex = [d.ex[i] for i in idx]
+    org = d.origin[idx]
+    benign = np.array([not e.harmful and not e.jailbreak for e in ex])
+    y = np.array([e.harmful or e.jailbreak for e in ex], dtype=int)
+    flag = np.zeros(len(ex), dtype=bool)
+    for o in sorted(set(org.tolist())):
+        m = org == o
+        th, tj = input_thresholds(s, benign, org, cfg, exclude=o)
+        flag[m] = (s["harmful"][m] >= th) | (s["jailbreak"][m] >= tj)
+    plain = np.array([e.source == e.origin for e in ex])
+    rows = source_table(flag, y, org, plain)
+    wrapped = source_table(flag, y, np.array([e.source.split(":")[0] + ":" + e.source.split(":")[-1] for e in ex]),
+                           ~plain & (y == 1))
+    return {"sources": rows, "wrapped": wrapped, "worst": worst(rows, cfg.min_source_n),
+            "worst_wrapped": worst(wrapped, cfg.min_source_n)}
+
+
+def output_report(d: Prepared, fast: np.ndarray, full: np.ndarray, lo: float, hi: float, cfg: GuardTrainConfig) -> dict:
+    idx = np.flatnonzero(d.side == "output")
+    org = d.origin[idx]
+    y = np.array([d.ex[i].harmful for i in idx], dtype=int)
+    sc = cascade(fast, full, lo, hi)
+    flag = np.zeros(len(idx), dtype=bool)
+    for o in sorted(set(org.tolist())):
+        m = org == o
+        flag[m] = sc[m] >= per_source_threshold(sc, y == 0, org, cfg.output_fpr, cfg.min_source_n, exclude=o)
+    rows = source_table(flag, y, org)
+    return {"sources": rows, "worst": worst(rows, cfg.min_source_n),
+            "pooled": {"recall": round(float(flag[y == 1].mean()), 4), "fpr": round(float(flag[y == 0].mean()), 4)}}
+
+
+def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
+                log: Callable[[str], None] = print) -> GuardClassifier:
+    t0 = time.time()
+    space = space or shared_space(None, cfg.bits, cfg.max_tokens)
+    d = prepare_data(cfg, space, log)
     heads: dict[str, Head] = {}
-    oof_report: dict[str, dict] = {}
-    cat_thr: dict[str, float] = {}
-    specs = {"harmful": (side == "input", np.array([e.harmful for e in ex])),
-             "jailbreak": (side == "input", np.array([e.jailbreak for e in ex])),
-             "output": (side == "output", np.array([e.harmful for e in ex]))}
-    for name, (mask, yall) in specs.items():
-        idx = np.flatnonzero(mask)
-        y = yall[idx].astype(int)
-        w = np.array([cfg.hard_negative_weight if ex[i].source in HARD_NEGATIVES else 1.0 for i in idx])
-        of = _oof(Xf[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed, w)
-        oa = _oof(Xa[idx], y, groups[idx], cfg.C, cfg.folds, cfg.seed, w)
-        # negatives for the FPR target: benign examples (for 'harmful', plain injections are not counted)
-        neg = (y == 0) & np.array([not ex[i].jailbreak for i in idx]) if name == "harmful" else y == 0
-        pick = (lambda sc: youden(sc, y)) if name == "output" else (lambda sc: threshold_at_fpr(sc[neg], cfg.target_fpr))
-        t = pick(oa)
-        for _ in range(3):  # the band brackets the final threshold: band(t) → cascade → t, until it settles
-            lo, hi = band(of, oa, y, t, cfg.band_error)
-            oc = cascade(of, oa, lo, hi)
-            t = pick(oc)
-        lo, hi = min(lo, t), max(hi, t)  # the fast head never decides alone next to the threshold
-        oc = cascade(of, oa, lo, hi)
-        heads[name] = Head(_fit(Xf[idx], y, cfg.C, cfg.seed, w), _fit(Xa[idx], y, cfg.C, cfg.seed, w), lo, hi, t)
-        oof_report[name] = {"n": int(len(y)), "positives": int(y.sum()), "threshold": t, "band": [lo, hi],
-                            "share_full": float(((of >= lo) & (of <= hi)).mean()),
-                            "recall": float((oc[y == 1] >= t).mean()), "fpr": float((oc[neg] >= t).mean()),
-                            "recall_fast_only": float((of[y == 1] >= t).mean()),
-                            "fpr_fast_only": float((of[neg] >= t).mean())}
-        if name == "harmful":
-            floor = threshold_at_fpr(oc[neg], cfg.category_fpr_floor)
-            cats = np.array([ex[i].category for i in idx])
-            for c in sorted(set(cats[y == 1]) - {"unknown", "benign"}):
-                sc = oc[(y == 1) & (cats == c)]
-                if len(sc) < 10:
-                    continue
-                q = float(np.quantile(sc, 1 - cfg.target_recall))
-                cat_thr[c] = float(max(floor, min(t, q)))
-        log(f"head {name}: {oof_report[name]}")
+    report: dict[str, dict] = {}
 
-    # category head: multinomial LR on word n-gram hashes ‖ static embedding, taxonomy-labelled harmful examples
-    from sklearn.linear_model import LogisticRegression
+    # input heads: thresholds on out-of-source fast scores; bands from source-grouped k-fold fast vs full
+    idx = np.flatnonzero(d.side == "input")
+    org = d.origin[idx]
+    w = weights(d.ex, idx, cfg.hard_negative_weight)
+    benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])
+    s_in = input_scores(d, cfg, log)
+    thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_in, benign, org, cfg)))
+    for name in ("harmful", "jailbreak"):
+        y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
+        of = grouped_oof(d.Xf[idx], y, org, cfg.C, cfg.folds, cfg.seed, w)
+        lo, hi = band(of, y, thr[name], cfg.band_error)
+        heads[name] = Head(fit_linear(d.Xf[idx], y, cfg.C, cfg.seed, w), fit_linear(d.Xa[idx], y, cfg.C, cfg.seed, w),
+                           lo, hi, thr[name])
+        log(f"head {name}: threshold {thr[name]:.4f}, band [{lo:.4f}, {hi:.4f}]")
+    report["input"] = input_report(d, s_in, cfg)
+    log(f"input LOSO worst: {report['input']['worst']}")
 
-    d_static = Xf.shape[1] - 384 - 6
-    lab = np.array([e.category for e in ex])
-    cm = np.array([e.harmful and e.category not in ("unknown", "benign") for e in ex])
-    d_words = 2 ** space.bits
-    S = sparse.hstack([Xf[cm][:, :d_words], Xf[cm][:, d_static:d_static + 384]], format="csr")
-    clf = LogisticRegression(C=10.0, max_iter=3000).fit(S, lab[cm])
-    meta = {"config": asdict(cfg), "trainset": summary, "oof": oof_report, "train_seconds": round(time.time() - t0, 1),
-            "constitution": "safestack.guard.constitution.CONSTITUTION"}
+    # output head: cascade of out-of-source fast and full scores; the band and threshold settle together
+    oidx = np.flatnonzero(d.side == "output")
+    yo = np.array([d.ex[i].harmful for i in oidx], dtype=int)
+    wo = weights(d.ex, oidx, cfg.hard_negative_weight)
+    oorg = d.origin[oidx]
+    f_s, a_s = output_scores(d, cfg, log)
+    pick = (lambda sc: per_source_threshold(sc, yo == 0, oorg, cfg.output_fpr, cfg.min_source_n))
+    t = pick(a_s)
+    for _ in range(3):
+        lo, hi = band(f_s, yo, t, cfg.band_error)
+        t = pick(cascade(f_s, a_s, lo, hi))
+    lo, hi = min(lo, t), max(hi, t)
+    heads["output"] = Head(fit_linear(d.Xf[oidx], yo, cfg.C, cfg.seed, wo), fit_linear(d.Xa[oidx], yo, cfg.C, cfg.seed, wo),
+                           lo, hi, t)
+    report["output"] = output_report(d, f_s, a_s, lo, hi, cfg)
+    report["output"]["share_full"] = round(float(((f_s >= lo) & (f_s <= hi)).mean()), 4)
+    log(f"head output: threshold {t:.4f}, band [{lo:.4f}, {hi:.4f}]; LOSO worst: {report['output']['worst']}")
+
+    clf = category_head(d, space)
+    meta = {"config": asdict(cfg), "trainset": d.summary, "loso": report, "train_seconds": round(time.time() - t0, 1),
+            "constitution": "safestack.guard.constitution.CONSTITUTION", "normalisation": "features.prepare"}
     model = GuardClassifier(heads, clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32),
-                            [str(c) for c in clf.classes_], cat_thr, meta, space)
+                            [str(c) for c in clf.classes_], {}, meta, space)
     model.save(out)
     log(f"saved {out} in {time.time() - t0:.0f}s")
     return model
+
+
+def category_head(d: Prepared, space: FeatureSpace):
+    """Multinomial LR on word n-gram hashes ‖ static embedding, over the taxonomy-labelled harmful examples."""
+    from sklearn.linear_model import LogisticRegression
+
+    d_static = d.Xf.shape[1] - 384 - 6
+    lab = np.array([e.category for e in d.ex])
+    cm = np.array([e.harmful and e.category not in ("unknown", "benign") for e in d.ex])
+    d_words = 2 ** space.bits
+    S = sparse.hstack([d.Xf[cm][:, :d_words], d.Xf[cm][:, d_static:d_static + 384]], format="csr")
+    return LogisticRegression(C=10.0, max_iter=3000).fit(S, lab[cm])

@@ -1,15 +1,22 @@
 """The guard's training set: labelled inputs (harmful request, jailbreak/injection, benign) and outputs (harmful
-content, refusals, benign answers).
+content, refusals, benign answers), each with the *source* it comes from (the unit that leave-one-source-out
+validation holds out: ``Example.origin``).
 
-Sources (never XSTest, never HarmBench test; everything is decontaminated against every eval prompt):
-* harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), and
-  taxonomy × constitution templates (``constitution.generated_examples``);
-* jailbreaks / injections: safestack's attack registry applied to those requests, JailbreakBench artifact prompts
-  of the *training* half of its behaviours (``jbb_split``; the other half is held out for evaluation), and
-  injection strings hidden in documents;
-* benign: ``datagen.borderline`` prompts, ``guard.benign`` prompts, the constitution's benign neighbours;
-* outputs: JailbreakBench responses of the training behaviours (label = JBB's judge), refusals written from the
-  taxonomy, and benign answers vendored in ``guard/data/benign_answers.jsonl`` when present.
+Sources (never XSTest, HarmBench test, StrongREJECT, JBB behaviours' goals, ToxiGen prompts, BBQ or TruthfulQA;
+every input is decontaminated against every eval prompt):
+* harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), red-instruct's
+  HarmfulQA and DangerousQA questions, taxonomy × constitution templates (``constitution.generated_examples``) and
+  taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``lookalikes.harmful_requests``);
+* jailbreaks / injections: safestack's attack registry applied to those requests (origin = the wrapped request's
+  source), JailbreakBench artifact prompts of the *training* half of its behaviours (``jbb_split``), injection
+  strings alone and hidden in documents;
+* benign: ``datagen.borderline`` prompts (one source per type), ``guard.benign`` prompts and genres, the
+  constitution's benign neighbours, ``guard.lookalikes`` (one source per family), ToxiGen's neutral statements;
+* outputs: JailbreakBench responses of the training behaviours (kept where JBB's judge and safestack's
+  ``harm-rules`` judge agree), ``guard.content`` (harmful / refused / benign replies, abusive and benign content),
+  ToxiGen's hateful and neutral demonstrations, refusals written from the taxonomy, benign answers of the embedded
+  model (``guard/data/benign_answers.jsonl``).
+Texts are stored raw; ``features.prepare`` normalises them (as the judges do) before features are computed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ class Example:
     category: str  # taxonomy id, "benign", or "unknown"
     source: str
     group: str  # examples sharing a behaviour share a group (grouped cross-validation)
+    origin: str = ""  # the source held out together in leave-one-source-out validation ("" → source)
+
+    def __post_init__(self) -> None:
+        self.origin = self.origin or self.source
 
 
 JBB_CATEGORIES = {"Harassment/Discrimination": "harassment", "Malware/Hacking": "cybercrime",
@@ -56,57 +67,88 @@ def _flatten(msgs) -> str:
     return "\n\n".join(m.content for m in msgs if m.role in ("user", "tool", "system"))
 
 
-def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Example], dict]:
-    from ..attacks import make_attack
-    from ..attacks.injection import DOC_BEGIN, DOC_END, PAGES, TASKS
-    from ..data import load_harmbench, load_harmbench_extra
-    from ..data.loaders import load_jbb_artifacts
-    from ..datagen.borderline import borderline_prompts
+def build_trainset(seed: int = 0, attacks_per_prompt: int = 2, jbb_agreement: bool = True) -> tuple[list[Example], dict]:
     from ..datagen.hygiene import Contamination, dedupe, eval_prompts
-    from ..datagen.refusals import write_refusal
-    from ..taxonomy import load_taxonomy
-    from .benign import benign_prompts, borderline_genres
-    from .constitution import BENIGN_EXTRA, INJECTIONS, generated_examples
 
     rng = random.Random(seed)
+    ex: list[Example] = []
+    base = _harmful_requests(ex, seed)
+    ex += _jailbreaks(base, rng, seed, attacks_per_prompt)
+    ex += _benign_inputs(seed)
+    ex += _outputs(rng, seed, jbb_agreement)
+
+    n0 = len(ex)
+    idx = Contamination(eval_prompts())
+    ex = [e for e in ex if e.side == "output" or not idx.hit(e.text)]
+    n_contam = n0 - len(ex)
+    ex = dedupe(ex, lambda e: f"{e.side} {e.text}", jaccard=0.95)
+    summary = {"n": len(ex), "dropped_contaminated": n_contam,
+               "by_source": _count(e.source.split(":")[0] for e in ex),
+               "by_origin": _count(f"{e.side}/{e.origin}" for e in ex),
+               "input": {"harmful": sum(e.side == "input" and e.harmful for e in ex),
+                         "jailbreak": sum(e.side == "input" and e.jailbreak for e in ex),
+                         "benign": sum(e.side == "input" and not e.harmful and not e.jailbreak for e in ex)},
+               "output": {"harmful": sum(e.side == "output" and e.harmful for e in ex),
+                          "benign": sum(e.side == "output" and not e.harmful for e in ex)}}
+    return ex, summary
+
+
+def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str, str]]:
+    """Adds the plain harmful requests (and the constitution's benign neighbours) to ``ex``; returns the requests as
+    (text, category, group, origin) for the attack wrappers."""
+    from ..data import load_harmbench, load_harmbench_extra
+    from ..data.loaders import load_red_instruct
+    from ..taxonomy import load_taxonomy
+    from .constitution import generated_examples
+    from .lookalikes import harmful_requests
+
+    tax = load_taxonomy()
+    base: list[tuple[str, str, str, str]] = []
+    named = [("harmbench-val", load_harmbench("val", ("standard", "contextual", "copyright")))]
+    named += [(n, load_harmbench_extra(n)) for n in ("adv_training", "advbench", "tdc2023")]
+    named += [(n, load_red_instruct(n)) for n in ("harmfulqa", "dangerousqa")]
+    for origin, samples in named:
+        for s in samples:
+            cat = tax.canonical(s.category) if s.category and origin not in ("harmfulqa", "dangerousqa") else "unknown"
+            base.append((s.prompt, cat, s.id, origin))
+    for g in generated_examples(seed):
+        grp = f"gen/{stable_id(g.text)}"
+        if g.harmful:
+            base.append((g.text, g.category, grp, "constitution"))
+        else:
+            ex.append(Example(g.text, "input", False, False, "benign", "constitution-benign", grp))
+    for style, cat, text in harmful_requests(seed):
+        base.append((text, cat, f"synth/{stable_id(text)}", f"synth:{style}"))
+    for text, cat, grp, origin in base:
+        ex.append(Example(text, "input", True, False, cat, origin, grp))
+    return base
+
+
+def _jailbreaks(base, rng: random.Random, seed: int, attacks_per_prompt: int) -> list[Example]:
+    from ..attacks import make_attack
+    from ..attacks.injection import DOC_BEGIN, DOC_END, PAGES, TASKS
+    from ..data.loaders import load_jbb_artifacts
+    from ..taxonomy import load_taxonomy
+    from .constitution import INJECTIONS
+
     tax = load_taxonomy()
     ex: list[Example] = []
-
-    harmful = load_harmbench("val", ("standard", "contextual", "copyright"))
-    for name in ("adv_training", "advbench", "tdc2023"):
-        harmful += load_harmbench_extra(name)
-    base: list[tuple[str, str, str]] = []  # (text, category, group)
-    for s in harmful:
-        cat = tax.canonical(s.category) if s.category else "unknown"
-        base.append((s.prompt, cat, s.id))
-    for g in generated_examples(seed):
-        if g.harmful:
-            base.append((g.text, g.category, f"gen/{stable_id(g.text)}"))
-        else:
-            ex.append(Example(g.text, "input", False, False, "benign", "constitution", f"gen/{stable_id(g.text)}"))
-    for text, cat, grp in base:
-        ex.append(Example(text, "input", True, False, cat, "harmful", grp))
-
     attacks = [make_attack(a) for a in ATTACKS]
-    for text, cat, grp in base:
+    for text, cat, grp, origin in base:
         if len(text) > 600:
             continue
-        for atk in rng.sample(attacks, attacks_per_prompt):
-            ex.append(Example(_flatten(atk(text, seed)), "input", True, True, cat, f"attack:{atk.name}", grp))
-
-    jbb = load_jbb_artifacts()
-    seen_prompts: set[str] = set()
-    for r in jbb:
-        if jbb_split(r["goal"]) != "train":
+        # the large question sets get one wrapper each (their styles repeat), the others attacks_per_prompt
+        k = 1 if origin in ("harmfulqa", "dangerousqa") or origin.startswith("synth:") else attacks_per_prompt
+        for atk in rng.sample(attacks, k):
+            ex.append(Example(_flatten(atk(text, seed)), "input", True, True, cat, f"attack:{atk.name}", grp, origin))
+    seen: set[str] = set()
+    for r in load_jbb_artifacts():
+        if jbb_split(r["goal"]) != "train" or r["prompt"] in seen:
             continue
+        seen.add(r["prompt"])
         cat = JBB_CATEGORIES.get(r["category"]) or tax.canonical(r["category"])
-        grp = f"jbb/{stable_id(r['goal'])}"
-        if r["prompt"] not in seen_prompts:
-            seen_prompts.add(r["prompt"])
-            ex.append(Example(r["prompt"], "input", True, True, cat, f"jbb:{r['method']}", grp))
-        ex.append(Example(r["response"], "output", bool(r["jailbroken"]), False, cat, f"jbb-response:{r['method']}",
-                          grp))
-
+        ex.append(Example(r["prompt"], "input", True, True, cat, f"jbb:{r['method']}", f"jbb/{stable_id(r['goal'])}",
+                          "jbb"))
     for inj in INJECTIONS:
         grp = f"inj/{stable_id(inj)}"
         ex.append(Example(inj, "input", False, True, "prompt_injection", "injection", grp))
@@ -114,19 +156,40 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Exa
         k = rng.randrange(1, len(paras) + 1)
         page = "\n\n".join(paras[:k] + [inj] + paras[k:])
         ex.append(Example(f"{rng.choice(TASKS)}\n\n{DOC_BEGIN}\nURL: {url}\n\n{page}\n{DOC_END}", "input", False,
-                          True, "prompt_injection", "injection:document", grp))
+                          True, "prompt_injection", "injection:document", grp, "injection"))
     for url, paras in PAGES:
         for task in TASKS:
             page = "\n\n".join(paras)
             ex.append(Example(f"{task}\n\n{DOC_BEGIN}\nURL: {url}\n\n{page}\n{DOC_END}", "input", False, False,
                               "benign", "clean-document", f"doc/{url}"))
+    return ex
 
-    benign = [(t, "borderline") for t in (s.prompt for s in borderline_prompts(seed))]
+
+def _benign_inputs(seed: int) -> list[Example]:
+    from ..datagen.borderline import borderline_prompts
+    from .benign import benign_prompts, borderline_genres
+    from .constitution import BENIGN_EXTRA
+    from .content import toxigen_content
+    from .lookalikes import lookalikes
+
+    benign = [(s.prompt, f"borderline:{s.category}") for s in borderline_prompts(seed)]
     benign += [(p, "borderline-genre") for _, p in borderline_genres(seed)]
     benign += [(p, "benign") for _, p in benign_prompts(seed)] + [(p, "benign-extra") for p in BENIGN_EXTRA]
-    for text, src in benign:
-        ex.append(Example(text, "input", False, False, "benign", src, f"benign/{stable_id(text)}"))
+    benign += [(p, f"lookalike:{fam}") for fam, p in lookalikes(seed)]
+    # benign statements pasted as input (a moderation user's content): the neutral ToxiGen sentences
+    benign += [(t, "toxigen-neutral") for fam, _, harmful, t in toxigen_content() if not harmful]
+    return [Example(t, "input", False, False, "benign", src, f"benign/{stable_id(t)}") for t, src in benign]
 
+
+def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example]:
+    from ..datagen.refusals import write_refusal
+    from ..taxonomy import load_taxonomy
+    from .content import content_examples, toxigen_content
+
+    tax = load_taxonomy()
+    ex = [Example(t, "output", h, False, cat, fam, f"content/{stable_id(t)}")
+          for fam, cat, h, t in content_examples(seed) + toxigen_content()]
+    ex += jbb_responses(jbb_agreement)
     for c in tax.categories:
         if c.expected == "comply":
             continue
@@ -140,20 +203,31 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2) -> tuple[list[Exa
                 row = json.loads(line)
                 ex.append(Example(row["response"], "output", False, False, "benign", "benign-answer",
                                   f"answer/{stable_id(row['prompt'])}"))
+    return ex
 
-    n0 = len(ex)
-    idx = Contamination(eval_prompts())
-    ex = [e for e in ex if e.side == "output" or not idx.hit(e.text)]
-    n_contam = n0 - len(ex)
-    ex = dedupe(ex, lambda e: f"{e.side} {e.text}", jaccard=0.95)
-    summary = {"n": len(ex), "dropped_contaminated": n_contam,
-               "by_source": _count(e.source.split(":")[0] for e in ex),
-               "input": {"harmful": sum(e.side == "input" and e.harmful for e in ex),
-                         "jailbreak": sum(e.side == "input" and e.jailbreak for e in ex),
-                         "benign": sum(e.side == "input" and not e.harmful and not e.jailbreak for e in ex)},
-               "output": {"harmful": sum(e.side == "output" and e.harmful for e in ex),
-                          "benign": sum(e.side == "output" and not e.harmful for e in ex)}}
-    return ex, summary
+
+def jbb_responses(agreement: bool = True, split: str = "train") -> list[Example]:
+    """JBB artifact responses of one half of the behaviours, labelled by JBB's judge; with ``agreement`` only those
+    where safestack's ``harm-rules`` judge (refusal × substance × relevance to the goal) gives the same label."""
+    from ..data.loaders import load_jbb_artifacts
+    from ..taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    rows = [r for r in load_jbb_artifacts() if jbb_split(r["goal"]) == split]
+    keep = [True] * len(rows)
+    if agreement:
+        from ..judges.base import JudgeItem
+        from ..judges.harm import HarmJudge
+
+        v = HarmJudge().score_sync([JudgeItem(r["prompt"], r["response"], r["goal"]) for r in rows])
+        keep = [x.label == bool(r["jailbroken"]) for x, r in zip(v, rows)]
+    out = []
+    for r, k in zip(rows, keep):
+        if k:
+            cat = JBB_CATEGORIES.get(r["category"]) or tax.canonical(r["category"])
+            out.append(Example(r["response"], "output", bool(r["jailbroken"]), False, cat, f"jbb-response:{r['method']}",
+                               f"jbb/{stable_id(r['goal'])}", "jbb-response"))
+    return out
 
 
 def _count(xs) -> dict[str, int]:

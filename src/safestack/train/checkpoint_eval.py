@@ -89,14 +89,16 @@ def eval_covers(cfg: CheckpointEvalSettings, benches: Sequence[str], limit: int 
     """Whether an eval of ``benches`` (``limit``, ``gen_tokens`` new tokens) will hold every prompt of the checkpoint
     subsets, so that ``point_from_eval`` can read the final point from it — decided on sample ids, as it reads."""
     from ..data import load_bench
-    from ..evals.runner import subsample
+    from ..data.loaders import split_limit
+    from ..evals.runner import spec_limit, subsample
 
     if gen_tokens != cfg.max_new_tokens:
         return False
-    source = lambda spec: spec if spec.startswith("jsonl:") else spec.split(":")[0]  # noqa: E731
+    source = lambda spec: spec if spec.startswith("jsonl:") else split_limit(spec)[0].split(":")[0]  # noqa: E731
     for spec in (cfg.asr_bench, cfg.over_refusal_bench):
         # only the eval benches that read the same data can hold its prompts (BBQ's 58k need not be loaded)
-        have = {s.id for b in benches if source(b) == source(spec) for s in subsample(load_bench(b), limit)}
+        have = {s.id for b in benches if source(b) == source(spec)
+                for s in subsample(load_bench(b), spec_limit(b, limit))}
         if not all(s.id in have for s in subsample(load_bench(spec), cfg.limit)):
             return False
     return True

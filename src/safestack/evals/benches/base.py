@@ -118,6 +118,9 @@ GENERIC = BenchSpec("generic", "generation", ("asr", "over_refusal"), "a bench o
 
 def find_bench(spec: str) -> tuple[BenchSpec | None, str]:
     """The registered bench a spec names, and the spec's argument; (None, "") for jsonl: and unregistered names."""
+    from ...data.loaders import split_limit
+
+    spec = split_limit(spec)[0]
     if spec.startswith("jsonl:"):
         return None, ""
     _load_all()

@@ -1,0 +1,95 @@
+"""Leave-one-source-out (LOSO) validation for the guard's heads, and thresholds chosen from it.
+
+A *source* is where a training text comes from (``trainset.Example.origin``: HarmfulQA, AdvBench, a look-alike
+family, a ToxiGen group, …; attack-wrapped requests share the source of the request they wrap). For each source S a
+head is fitted on every other source and scores S: ``loso_scores`` → one out-of-source score per example, which is
+what a new kind of traffic would get.
+
+Thresholds are Neyman–Pearson on those scores: the smallest threshold at which *every* benign source (with at least
+``min_n`` negatives) keeps its out-of-source false-positive rate at or below the target. Recall is never looked at
+when choosing them. Reported numbers for a held-out benign source S use the threshold chosen *without* S
+(``exclude=S``), so a source never validates the threshold it set.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .classifier import Linear
+
+
+def fit_linear(X, y, C: float, seed: int, w: np.ndarray | None = None) -> Linear:
+    """Class-balanced, L2-regularised logistic regression (liblinear)."""
+    from sklearn.linear_model import LogisticRegression
+
+    m = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=seed)
+    m.fit(X, y, sample_weight=w)
+    return Linear(m.coef_.ravel().astype(np.float32), float(m.intercept_[0]))
+
+
+def loso_scores(X, y: np.ndarray, origins: np.ndarray, w: np.ndarray, C: float, seed: int,
+                log: Callable[[str], None] | None = None) -> np.ndarray:
+    """p[i] = P(y=1) for example i from a head fitted without any example of i's source."""
+    p = np.full(len(y), np.nan)
+    for o in sorted(set(origins.tolist())):
+        te = origins == o
+        tr = ~te
+        if len(set(y[tr].tolist())) < 2:
+            continue
+        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
+    if log:
+        log(f"  LOSO over {len(set(origins.tolist()))} sources done")
+    return p
+
+
+def threshold_at_fpr(scores_neg: np.ndarray, fpr: float) -> float:
+    """The smallest threshold t with mean(scores_neg ≥ t) ≤ fpr."""
+    if not len(scores_neg):
+        return 0.0
+    s = np.sort(scores_neg)[::-1]
+    k = int(np.floor(fpr * len(s)))
+    return float(np.nextafter(s[k], 1.0)) if k < len(s) else float(s[-1])
+
+
+def per_source_threshold(scores: np.ndarray, neg: np.ndarray, origins: np.ndarray, fpr: float, min_n: int = 10,
+                         exclude: str | None = None, floor: float = 0.0) -> float:
+    """Smallest threshold keeping every benign source's FPR ≤ ``fpr`` (sources with ≥ min_n negatives; ``exclude``
+    left out of the constraint), and never below ``floor``."""
+    t = floor
+    for o in sorted(set(origins[neg].tolist()) - {exclude}):
+        m = neg & (origins == o)
+        if m.sum() >= min_n:
+            t = max(t, threshold_at_fpr(scores[m], fpr))
+    return t
+
+
+def source_table(flag: np.ndarray, y: np.ndarray, origins: np.ndarray, mask: np.ndarray | None = None) -> list[dict]:
+    """Per source: n, recall on its positives, FPR on its negatives; worst first (lowest recall, then highest FPR)."""
+    mask = np.ones(len(y), dtype=bool) if mask is None else mask
+    rows = []
+    for o in sorted(set(origins[mask].tolist())):
+        m = mask & (origins == o)
+        r = {"source": o, "n": int(m.sum())}
+        pos, neg = m & (y == 1), m & (y == 0)
+        if pos.any():
+            r["n_pos"], r["recall"] = int(pos.sum()), round(float(flag[pos].mean()), 4)
+        if neg.any():
+            r["n_neg"], r["fpr"] = int(neg.sum()), round(float(flag[neg].mean()), 4)
+        rows.append(r)
+    return sorted(rows, key=lambda r: (r.get("recall", 2.0), -r.get("fpr", 0.0)))
+
+
+def worst(rows: list[dict], min_n: int = 10) -> dict:
+    """The worst recall and the worst FPR over sources with at least ``min_n`` examples of that kind."""
+    rec = [r for r in rows if r.get("n_pos", 0) >= min_n]
+    fp = [r for r in rows if r.get("n_neg", 0) >= min_n]
+    out = {}
+    if rec:
+        w = min(rec, key=lambda r: r["recall"])
+        out["recall"] = {"source": w["source"], "value": w["recall"], "n": w["n_pos"]}
+    if fp:
+        w = max(fp, key=lambda r: r["fpr"])
+        out["fpr"] = {"source": w["source"], "value": w["fpr"], "n": w["n_neg"]}
+    return out
