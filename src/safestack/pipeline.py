@@ -55,8 +55,9 @@ class RoundSettings:
     """Rounds of the loop ("train, test, red-team, observe, patch, repeat"): after each round's eval the gates are
     checked; while they fail and budget remains, the seeds' decision rules adjust the next round's data."""
 
-    max_rounds: int = 1
-    budget_minutes: float | None = None  # no new round starts after this much wall time
+    max_rounds: int = 3
+    # a new round starts only if the last round's duration still fits in this wall time (None: no limit)
+    budget_minutes: float | None = 15.0
     gates: str | None = None  # a gates YAML (default: evals/gates.yaml)
     benign_boost: float = 1.5  # over-refusal gate failed → benign_ratio × this
     multiturn_attack: str = "crescendo"  # multi-turn gate failed → red-team with this attack (multi-turn pairs)
@@ -283,6 +284,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     stage("eval_before", do_eval_before)
     rcfg = cfg
     for r in range(1, max(1, cfg.rounds.max_rounds) + 1):
+        round_start = time.time()
         rdir = out if r == 1 else out / "rounds" / str(r)
         tag = "" if r == 1 else f"@{r}"
         if r > 1:
@@ -321,8 +323,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         if r == cfg.rounds.max_rounds:
             entry["stopped"] = f"max_rounds ({r}) reached with gates failing"
             break
-        if cfg.rounds.budget_minutes is not None and elapsed >= cfg.rounds.budget_minutes:
-            entry["stopped"] = f"budget of {cfg.rounds.budget_minutes} min spent ({elapsed:.1f} min)"
+        this_round = (time.time() - round_start) / 60
+        if cfg.rounds.budget_minutes is not None and elapsed + this_round > cfg.rounds.budget_minutes:
+            entry["stopped"] = (f"budget of {cfg.rounds.budget_minutes} min: {elapsed:.1f} min spent, another round "
+                                f"would take about {this_round:.1f}")
             break
         rcfg = nxt
         console.print(f"[bold]round {r}: gates failed → {'; '.join(decisions)}[/bold]")

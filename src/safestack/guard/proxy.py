@@ -24,12 +24,14 @@ from .metrics import Metrics
 from .policy import Decision, Guard
 from .ratelimit import RateLimiter, retry_after_header
 from .upstream import UpstreamClients, stream_reply
+from .usage import UsageCounter
 
 
 def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics: Metrics | None = None,
                      limiter: RateLimiter | None = None, default_max_tokens: int = 256) -> FastAPI:
     cfg = guard.cfg
     clients = UpstreamClients()
+    counter = UsageCounter(upstream)  # OpenAI usage: the upstream's tokenizer when held, else an estimate (usage.py)
     app = FastAPI(title="safestack guard proxy")
 
     @app.on_event("shutdown")
@@ -118,13 +120,16 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
         d_in, messages = await asyncio.to_thread(guard.check_input, req.messages)
         record(rid, key, d_in, time.perf_counter() - t0)
         cid, created = f"chatcmpl-{rid[:24]}", int(time.time())
-        headers = {"x-request-id": rid, "x-safestack-input": d_in.action}
+        headers = {"x-request-id": rid, "x-safestack-input": d_in.action, "x-safestack-usage": counter.method}
         if d_in.action == "block":
             metrics.inc("requests_total", "Requests by outcome.", status="200", outcome="blocked_input")
             if req.stream:
                 return StreamingResponse(_one_shot(cid, created, name, cfg.refusal), media_type="text/event-stream",
                                          headers=headers)
-            return JSONResponse(completion_body(cid, created, name, cfg.refusal, "content_filter"), headers=headers)
+            n = counter.prompt(req.messages)  # nothing was generated
+            usage = {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n}
+            return JSONResponse(completion_body(cid, created, name, cfg.refusal, "content_filter", usage),
+                                headers=headers)
 
         params = gen_params(req, default_max_tokens)
         if not req.stream:
@@ -139,7 +144,8 @@ def create_guard_app(upstream: Target, guard: Guard, audit: AuditLog, *, metrics
             record(rid, key, d_out, time.perf_counter() - t2)
             metrics.inc("requests_total", "Requests by outcome.", status="200", outcome=f"output_{d_out.action}")
             finish = "content_filter" if d_out.action == "block" else "stop"
-            return JSONResponse(completion_body(cid, created, name, out_text, finish),
+            usage = counter.usage(messages, text)  # what the upstream read and wrote (before the output guard)
+            return JSONResponse(completion_body(cid, created, name, out_text, finish, usage),
                                 headers={**headers, "x-safestack-output": d_out.action})
 
         async def events():

@@ -202,6 +202,20 @@ def output_report(d: Prepared, fast: np.ndarray, full: np.ndarray, lo: float, hi
             "pooled": {"recall": round(float(flag[y == 1].mean()), 4), "fpr": round(float(flag[y == 0].mean()), 4)}}
 
 
+def output_calibration(fast: np.ndarray, full: np.ndarray, y: np.ndarray, origins: np.ndarray,
+                       cfg: GuardTrainConfig) -> tuple[float, float, float]:
+    """(lo, hi, threshold) of the output head: the band and the per-source-FPR threshold of the cascade settle
+    together (band(t) → cascade → t, three rounds); the fast head never decides alone next to the threshold."""
+    def pick(sc):
+        return per_source_threshold(sc, y == 0, origins, cfg.output_fpr, cfg.min_source_n)
+
+    t = pick(full)
+    for _ in range(3):
+        lo, hi = band(fast, y, t, cfg.band_error)
+        t = pick(cascade(fast, full, lo, hi))
+    return min(lo, t), max(hi, t), t
+
+
 def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
                 log: Callable[[str], None] = print) -> GuardClassifier:
     t0 = time.time()
@@ -233,12 +247,7 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     wo = weights(d.ex, oidx, cfg.hard_negative_weight)
     oorg = d.origin[oidx]
     f_s, a_s = output_scores(d, cfg, log)
-    pick = (lambda sc: per_source_threshold(sc, yo == 0, oorg, cfg.output_fpr, cfg.min_source_n))
-    t = pick(a_s)
-    for _ in range(3):
-        lo, hi = band(f_s, yo, t, cfg.band_error)
-        t = pick(cascade(f_s, a_s, lo, hi))
-    lo, hi = min(lo, t), max(hi, t)
+    lo, hi, t = output_calibration(f_s, a_s, yo, oorg, cfg)
     heads["output"] = Head(fit_linear(d.Xf[oidx], yo, cfg.C, cfg.seed, wo), fit_linear(d.Xa[oidx], yo, cfg.C, cfg.seed, wo),
                            lo, hi, t)
     report["output"] = output_report(d, f_s, a_s, lo, hi, cfg)

@@ -68,7 +68,7 @@ def _flatten(msgs) -> str:
 
 
 def build_trainset(seed: int = 0, attacks_per_prompt: int = 2, jbb_agreement: bool = True) -> tuple[list[Example], dict]:
-    from ..datagen.hygiene import Contamination, dedupe, eval_prompts
+    from ..datagen.hygiene import Contamination, eval_prompts
 
     rng = random.Random(seed)
     ex: list[Example] = []
@@ -81,7 +81,7 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2, jbb_agreement: bo
     idx = Contamination(eval_prompts())
     ex = [e for e in ex if e.side == "output" or not idx.hit(e.text)]
     n_contam = n0 - len(ex)
-    ex = dedupe(ex, lambda e: f"{e.side} {e.text}", jaccard=0.95)
+    ex = near_dedupe(ex, lambda e: f"{e.side} {e.text}", jaccard=0.95)
     summary = {"n": len(ex), "dropped_contaminated": n_contam,
                "by_source": _count(e.source.split(":")[0] for e in ex),
                "by_origin": _count(f"{e.side}/{e.origin}" for e in ex),
@@ -228,6 +228,38 @@ def jbb_responses(agreement: bool = True, split: str = "train") -> list[Example]
             out.append(Example(r["response"], "output", bool(r["jailbroken"]), False, cat, f"jbb-response:{r['method']}",
                                f"jbb/{stable_id(r['goal'])}", "jbb-response"))
     return out
+
+
+def near_dedupe(items: list, text, jaccard: float = 0.95) -> list:
+    """``hygiene.dedupe``'s result (exact and near duplicates by token-set Jaccard, the first kept) with a prefix
+    filter, so it stays fast on ~15k texts: Jaccard(s, e) ≥ J needs e to hold one of s's |s| − ⌈J·|s|⌉ + 1 rarest
+    tokens (rarity by document frequency over all items), so only those postings are compared."""
+    import math
+
+    from ..datagen.hygiene import tokens
+
+    toks = [frozenset(tokens(text(it))) for it in items]
+    df: dict[str, int] = {}
+    for s in toks:
+        for w in s:
+            df[w] = df.get(w, 0) + 1
+    kept, sets, postings, exact = [], [], {}, set()
+    for it, s in zip(items, toks):
+        key = " ".join(tokens(text(it)))
+        if key in exact:
+            continue
+        if s:
+            alpha = max(1, math.ceil(jaccard * len(s) - 1e-9))
+            prefix = sorted(s, key=lambda w: (df[w], w))[: len(s) - alpha + 1]
+            cands = {j for w in prefix for j in postings.get(w, ())}
+            if any(len(s & sets[j]) / len(s | sets[j]) >= jaccard for j in cands):
+                continue
+        exact.add(key)
+        for w in s:
+            postings.setdefault(w, []).append(len(sets))
+        sets.append(s)
+        kept.append(it)
+    return kept
 
 
 def _count(xs) -> dict[str, int]:

@@ -7,8 +7,9 @@ A row is ``{"prompt", "response", "behavior"?, "refusal": bool|None, "harm": boo
 * ``xstest``: XSTest's 2,250 completions of 5 models with human labels. refusal = the humans' full or partial
   refusal; harm = full compliance with one of the 200 unsafe prompts (a benign prompt answered is not harm).
 * ``jbb``: JailbreakBench's 1,800 attack artifacts (goal, jailbreak prompt, reply) with JBB's judge label
-  (Llama-3-70B, not human): harm = jailbroken; a jailbroken reply complies (refusal = false), otherwise refusal is
-  unknown (a non-jailbroken reply may refuse, drift off-topic or answer harmlessly).
+  (Llama-3-70B, not human): harm = jailbroken; a jailbroken reply complies (refusal = false); a non-jailbroken reply
+  that opens with a plain refusal act is a refusal (a silver label from the rule judge); otherwise refusal is unknown
+  (it may drift off-topic or answer harmlessly).
 * ``synthetic``: written for safestack (``synthetic.py``): refusals, partial refusals, soft refusals, deflections
   and lectures in many styles and nine languages to red-instruct's harmful questions, harmful compliance openings,
   and the embedded model's benign answers to in-house prompts (``guard/data``).
@@ -55,10 +56,21 @@ def xstest_rows() -> list[dict]:
 
 
 def jbb_rows() -> list[dict]:
+    """JBB's replies; a reply JBB's judge did not call jailbroken that opens with a plain refusal act (the rule
+    judge's full refusal, score 1.0) is labelled a refusal — a silver label: real refusals of four chat models."""
     from ..data.loaders import load_jbb_artifacts
+    from .refusal import classify
 
-    return [_row(r["prompt"], r["response"], False if r["jailbroken"] else None, bool(r["jailbroken"]), "jbb",
-                 behavior=r["goal"], group=r["method"]) for r in load_jbb_artifacts() if r["response"]]
+    out = []
+    for r in load_jbb_artifacts():
+        if not r["response"]:
+            continue
+        refusal = False if r["jailbroken"] else None
+        if refusal is None and classify(r["response"], r["goal"])[:2] == ("full_refusal", 1.0):
+            refusal = True
+        out.append(_row(r["prompt"], r["response"], refusal, bool(r["jailbroken"]), "jbb", behavior=r["goal"],
+                        group=r["method"]))
+    return out
 
 
 def synthetic_rows(seed: int = 0) -> list[dict]:

@@ -100,6 +100,25 @@ def _plots(before: dict | None, after: dict | None, redteam: dict | None, train:
     return plots
 
 
+MATRIX_METRICS = (("asr", "ASR"), ("over_refusal", "over-refusal"), ("mc1", "TruthfulQA MC1"), ("score", "score"))
+
+
+def generalisation_matrix(before: dict | None, after: dict | None, failed: list[dict]) -> list[dict]:
+    """The report's first table: every bench × metric, before and after with CIs, and whether a gate failed on it."""
+    bad = {g["metric"] for g in failed}
+    rows = []
+    for bench, b in (after or {}).items():
+        if not isinstance(b, dict) or "n" not in b:
+            continue
+        pre = (before or {}).get(bench) or {}
+        for key, label in MATRIX_METRICS:
+            if isinstance(b.get(key), (int, float)):
+                rows.append({"bench": bench, "metric": label, "n": b["n"], "before": pre.get(key),
+                             "before_ci95": pre.get(f"{key}_ci95"), "after": b[key], "after_ci95": b.get(f"{key}_ci95"),
+                             "failed": f"{bench}.{key}" in bad or any(m.startswith(f"{bench}.{key}_by") for m in bad)})
+    return rows
+
+
 def build_report(out: str | Path) -> dict:
     out = Path(out)
     if not out.exists():
@@ -149,6 +168,9 @@ def build_report(out: str | Path) -> dict:
                     "decisions": x.get("decisions", []), "stopped": x.get("stopped")} for x in rounds],
         "taxonomy": taxonomy.as_dict(),
     }
+    last_gates = rounds[-1]["gates"]["results"] if rounds else []
+    report["generalisation"] = generalisation_matrix(before, after or single,
+                                                     [g for g in last_gates if g["status"] == "fail"])
     if single and not before:
         report["eval"] = single
     from ..review.summary import human_review_summary

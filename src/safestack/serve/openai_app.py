@@ -85,11 +85,13 @@ def sse_chunk(cid: str, created: int, model: str, delta: dict, finish: str | Non
     return f"data: {json.dumps(body)}\n\n"
 
 
-def completion_body(cid: str, created: int, model: str, text: str, finish: str = "stop") -> dict:
-    """A non-streaming ``chat.completion`` response body."""
+def completion_body(cid: str, created: int, model: str, text: str, finish: str = "stop",
+                    usage: dict | None = None) -> dict:
+    """A non-streaming ``chat.completion`` response body (``usage`` as given, else a word count and no prompt)."""
+    usage = usage or {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())}
     return {"id": cid, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split()), "total_tokens": len(text.split())}}
+            "usage": usage}
 
 
 def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> dict:
