@@ -83,7 +83,8 @@ def test_leave_one_source_out_never_trains_on_the_held_out_source(trainer, monke
         return real_fit(idx)
 
     monkeypatch.setattr(trainer, "fit", spy)
-    res = leave_one_source_out(trainer, ["a", "b"], log=lambda m: None)
+    res = leave_one_source_out(trainer.rows, lambda tr, te: trainer.predict(trainer.fit(tr), te), ["a", "b"],
+                               log=lambda m: None)
     assert seen == [{"b"}, {"a"}]
     assert set(res["by_source"]) == {"a", "b"} and res["by_source"]["a"]["refusal"]["n"] == 8
     # harm is scored only where the source says (None rows are left out)

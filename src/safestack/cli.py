@@ -280,41 +280,50 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
 
 
 @judge_app.command("train")
-def judge_train(out: Path = typer.Option(..., "--out", help="weights path without suffix: writes OUT.safetensors "
-                                         "and OUT.json (load with --judge refusal-learned:OUT)"),
-                sources: str = typer.Option("xstest,jbb,synthetic", "--sources", help="built-in training sources"),
-                labels: Optional[list[Path]] = typer.Option(None, "--labels", help="JSONL rows {prompt, response, "
-                                                            "refusal?, harm?}: one more source each (repeatable)"),
+def judge_train(out: Path = typer.Option(..., "--out", help="weights: OUT.json (robust) or OUT.safetensors + OUT.json "
+                                         "(xenc); load with --judge refusal-learned:OUT.json"),
+                model: str = typer.Option("robust", "--model", help="robust (the default judges) | xenc (fine-tuned "
+                                          "MiniLM cross-encoder)"),
                 cv: bool = typer.Option(True, "--cv/--no-cv", help="leave-one-source-out (and XSTest "
                                         "leave-one-family-out) before the final fit"),
-                epochs: int = typer.Option(TrainDefaults.epochs, "--epochs"),
+                labels: Optional[list[Path]] = typer.Option(None, "--labels", help="xenc: JSONL rows {prompt, "
+                                                            "response, refusal?, harm?}, one more source each"),
+                epochs: int = typer.Option(TrainDefaults.epochs, "--epochs", help="xenc"),
                 train_layers: int = typer.Option(TrainDefaults.train_layers, "--train-layers",
-                                                 help="top MiniLM layers fine-tuned (6 = all)"),
-                lr: float = typer.Option(TrainDefaults.lr, "--lr"),
+                                                 help="xenc: top MiniLM layers fine-tuned (6 = all)"),
+                lr: float = typer.Option(TrainDefaults.lr, "--lr", help="xenc"),
                 regression: Optional[Path] = typer.Option(None, "--regression", help="hand-checked JSONL scored "
                                                           "after training (default: tests/data/"
                                                           "judge_regression.jsonl when present)"),
-                store: bool = typer.Option(False, "--store", help="also ship as the packaged default judges")):
-    """Fine-tune the learned judges (refusal + harm, one MiniLM cross-encoder) on broad sources; every number it
-    prints is held out: leave-one-source-out, XSTest leave-one-family-out, and a regression file never trained on."""
+                store: bool = typer.Option(False, "--store", help="robust: also ship as the packaged default judges")):
+    """Train the learned judges (refusal + harm); every number it prints is held out: leave-one-source-out, XSTest
+    leave-one-family-out, and a regression file never trained on."""
     import shutil
 
-    from .judges.crossenc import TrainConfig
-    from .judges.learned import packaged_path
-    from .judges.training import summary_lines, train_judges
+    from .judges.training import summary_lines
 
     reg = regression or (REGRESSION if REGRESSION.exists() else None)
-    cfg = TrainConfig(epochs=epochs, train_layers=train_layers, lr=lr)
-    meta = train_judges(out, sources=_csv_list(sources), files=[str(f) for f in labels or []], cv=cv, cfg=cfg,
-                        regression_file=reg, log=lambda m: console.print(m))
+    log = lambda m: console.print(m)  # noqa: E731
+    if model == "robust":
+        from .judges.robust import packaged_path
+        from .train.judges import train_default_judges
+
+        dst = out if out.suffix == ".json" else out.with_suffix(".json")
+        meta = train_default_judges(dst, cv=cv, regression_file=reg, log=log)
+        if store:
+            shutil.copyfile(dst, packaged_path())
+            out_console.print(f"stored as the packaged default judges → {packaged_path()}")
+    elif model == "xenc":
+        from .judges.crossenc import TrainConfig
+        from .judges.training import train_judges
+
+        cfg = TrainConfig(epochs=epochs, train_layers=train_layers, lr=lr)
+        meta = train_judges(out, files=[str(f) for f in labels or []], cv=cv, cfg=cfg, regression_file=reg, log=log)
+    else:
+        raise BadInput(f"judge train: unknown --model '{model}' (robust, xenc)")
     for line in summary_lines(meta):
         out_console.print(line)
-    if store:
-        dst = packaged_path()
-        for suffix in (".safetensors", ".json"):
-            shutil.copyfile(Path(out).with_suffix(suffix), dst.with_suffix(suffix))
-        out_console.print(f"stored as the packaged judges → {dst}")
-    out_console.print(f"weights → {Path(out).with_suffix('.safetensors')}")
+    out_console.print(f"weights → {out}")
 
 
 @judge_app.callback()

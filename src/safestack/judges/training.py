@@ -66,9 +66,10 @@ def train_judges(out: str | Path, *, sources: Sequence[str] = SOURCES, files: Se
 
         if len(names) < 2:
             raise BadInput("judge train --cv needs at least two sources")
-        validation["leave_one_source_out"] = leave_one_source_out(trainer, names, log)
+        fp = lambda tr, te: trainer.predict(trainer.fit(tr), te)  # noqa: E731
+        validation["leave_one_source_out"] = leave_one_source_out(rows, fp, names, log)
         if "xstest" in names:
-            validation["leave_one_family_out"] = leave_one_family_out(trainer, log)
+            validation["leave_one_family_out"] = leave_one_family_out(rows, fp, log)
     log(f"final fit on all {len(rows)} rows")
     model = trainer.fit(range(len(rows)))
     counts = {s: sum(r["source"] == s for r in rows) for s in names}
@@ -103,4 +104,9 @@ def summary_lines(meta: dict) -> list[str]:
             if key in reg:
                 lines.append(f"{key} on {reg['file']} (never trained on, n={reg[key]['n']}): "
                              f"{reg[key]['accuracy']:.3f} {reg[key]['ci95']} by class {reg[key]['by_class']}")
+            for half in ("test_half", "dev_half"):
+                if key in reg.get(half, {}):
+                    h = reg[half][key]
+                    lines.append(f"  {half} ({'held out' if half == 'test_half' else 'read while writing the rules'}"
+                                 f", n={h['n']}): {h['accuracy']:.3f} {h['ci95']}")
     return lines

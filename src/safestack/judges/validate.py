@@ -21,7 +21,8 @@ import numpy as np
 from ..errors import BadInput
 from ..records import read_jsonl
 from .calibrate import binary_stats, bootstrap_ci, items_of
-from .crossenc import Trainer
+
+FitPredict = Callable[[Sequence[int], Sequence[int]], np.ndarray]  # (train rows, test rows) → [n_test, 2] probabilities
 
 KEYS = ("refusal", "harm")
 
@@ -50,8 +51,8 @@ def scored(rows: Sequence[dict], p: np.ndarray, idx: Sequence[int]) -> dict:
     return out
 
 
-def leave_one_source_out(trainer: Trainer, sources: Sequence[str], log: Callable[[str], None] = print) -> dict:
-    rows = trainer.rows
+def leave_one_source_out(rows: Sequence[dict], fit_predict: FitPredict, sources: Sequence[str],
+                         log: Callable[[str], None] = print) -> dict:
     folds = {}
     for s in sources:
         test = [i for i, r in enumerate(rows) if r["source"] == s]
@@ -59,8 +60,7 @@ def leave_one_source_out(trainer: Trainer, sources: Sequence[str], log: Callable
         if not test:
             raise BadInput(f"leave-one-source-out: no rows of source '{s}'")
         log(f"leave out {s}: train on {len(train)} rows, judge {len(test)}")
-        model = trainer.fit(train)
-        folds[s] = scored(rows, trainer.predict(model, test), test)
+        folds[s] = scored(rows, fit_predict(train, test), test)
         log("  " + "; ".join(f"{k} {folds[s][k]['accuracy']:.3f}" for k in KEYS if k in folds[s]))
     return {"split": "leave-one-source-out: each source judged by a model trained on the other sources only "
                      "(augmentations travel with their source)",
@@ -77,15 +77,14 @@ def worst(folds: dict) -> dict:
     return out
 
 
-def leave_one_family_out(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
-    rows = trainer.rows
+def leave_one_family_out(rows: Sequence[dict], fit_predict: FitPredict, log: Callable[[str], None] = print) -> dict:
     fams = sorted({r.get("group") for r in rows if r["source"] == "xstest"})
     folds, p_all, idx_all = {}, [], []
     for fam in fams:
         test = [i for i, r in enumerate(rows) if r["source"] == "xstest" and r.get("group") == fam and not r["aug"]]
         train = [i for i, r in enumerate(rows) if not (r["source"] == "xstest" and r.get("group") == fam)]
         log(f"XSTest, leave out family {fam}: train on {len(train)} rows, judge {len(test)}")
-        p = trainer.predict(trainer.fit(train), test)
+        p = fit_predict(train, test)
         folds[fam] = scored(rows, p, test)
         p_all.append(p)
         idx_all += test
