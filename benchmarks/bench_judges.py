@@ -1,7 +1,7 @@
 """Judges: speed on 1,000 (prompt, reply) pairs and held-out agreement, on 2 CPU cores.
 
-* speed: the first 1,000 XSTest completions judged by the default judges (``refusal`` + ``harm``: one cross-encoder
-  pass answers both), by each rule fast path, cold (no cached verdicts);
+* speed: the first 1,000 XSTest completions judged by the default judges (``refusal`` + ``harm``: one pass answers
+  both; a full refusal needs no embedding), by each rule fast path, cold (no cached verdicts or embeddings);
 * held out: the packaged judges' stored leave-one-source-out and leave-one-family-out validation (measured by
   ``safestack judge train --cv``) and, measured here, every judge on the hand-checked regression file
   (``tests/data/judge_regression.jsonl``, never trained on).
@@ -33,9 +33,12 @@ def speed(items) -> dict:
         t = time.perf_counter()
         asyncio.run(j.score(items))
         out[f"{name}_seconds_per_1000"] = round((time.perf_counter() - t) * 1000 / len(items), 2)
+    from safestack.embed import shared_embedder
+
     ref, harm = make_judge("refusal"), make_judge("harm")
     asyncio.run(ref.score(items[:8]))
     shared_model()._cache.clear()
+    shared_embedder()._cache.clear()  # cold: every reply embedded again
     t = time.perf_counter()
     asyncio.run(ref.score(items))
     asyncio.run(harm.score(items))  # the same forward pass answered both
@@ -52,11 +55,18 @@ def main() -> None:
     rows = load_xstest_completions()[:1000]
     out = speed([JudgeItem(prompt=r["prompt"], response=r["response"]) for r in rows])
     reg = load_regression(REGRESSION)
-    out["regression_file"] = {"n": len(reg)}
+    out["regression_file"] = {"n": len(reg), "test_half": "even ids, never read", "dev_half": "odd ids, read while "
+                                                                                       "writing the rules"}
+    from safestack.train.judges import halves
+
     for names in (("refusal", "harm"), ("refusal-rules", "harm-rules")):
-        r = regression({"refusal": make_judge(names[0]), "harm": make_judge(names[1])}, reg)
+        js = {"refusal": make_judge(names[0]), "harm": make_judge(names[1])}
+        r, h = regression(js, reg), halves(js, reg)
         for key in ("refusal", "harm"):
-            out["regression_file"][r[key]["judge"]] = {k: r[key][k] for k in ("accuracy", "ci95", "by_class")}
+            out["regression_file"][r[key]["judge"]] = {
+                **{k: r[key][k] for k in ("accuracy", "ci95", "by_class")},
+                "test_half": {k: h["test_half"][key][k] for k in ("n", "accuracy", "ci95")},
+                "dev_half": {k: h["dev_half"][key][k] for k in ("n", "accuracy", "ci95")}}
     v = (packaged_validation() or {}).get("validation", {})
     lo = v.get("leave_one_source_out", {})
     out["leave_one_source_out"] = {

@@ -131,7 +131,8 @@ def load_labels(spec: str, key: str | None = None) -> list[dict]:
             if "label" not in r and key and key in r:
                 r["label"] = r[key]
             if not isinstance(r.get("label"), bool):
-                raise BadInput(f"{spec}:{i}: field 'label'{f' (or {key!r})' if key else ''} must be true or false")
+                raise BadInput(f"{spec}:{i}: field 'label' must be true or false" + (f" (or give field '{key}')" if key
+                                                                                       else ""))
         return rows
     return builtin_labels(spec)
 

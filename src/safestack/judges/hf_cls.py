@@ -270,7 +270,7 @@ class HFClassifierJudge:
 
 @judge("hf-cls", "A classifier model you have (hf-cls:PATH or hub id): a sequence classifier's harmful-label "
        "probability, or a causal-LM classifier's P(yes/unsafe) (HarmBench cls, Llama Guard); label = harmful",
-       tags=["model-graded", "classifier"])
+       tags=["classifier", "needs-weights"])
 def hf_cls_judge(model: str | None = None, **options) -> HFClassifierJudge:
     if not model:
         raise BadInput("judge 'hf-cls' needs a classifier model: --judge hf-cls:PATH (a local directory or a hub id)")

@@ -158,7 +158,8 @@ def _echoes(text: str, prompt: str | None) -> bool:
     p = {w.lower() for w in _WORD_RE.findall(prompt)}
     words = [w.lower() for w in _WORD_RE.findall(text)]
     new = {w for w in words if w not in p and w not in _ECHO_FILLER}
-    return len(p) >= 3 and len(words) >= 3 and len(new) <= max(2, len(set(words)) // 5)
+    covered = len(p & set(words)) / max(1, len(p))
+    return len(p) >= 4 and len(words) >= 5 and covered >= 0.7 and len(new) <= max(2, len(set(words)) // 5)
 
 
 _ECHO_FILLER = {"you", "asked", "question", "your", "is", "that", "this", "the", "a", "q", "request", "said", "prompt"}
