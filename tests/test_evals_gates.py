@@ -162,8 +162,8 @@ def test_cli_eval_with_gates_on_the_tiny_model(tmp_path, tiny_dir):
                  "action: 'halt deployment'}\n")
     out = tmp_path / "ev"
     r = sst("eval", "--target", f"hf:{tiny_dir}", "--bench", f"jsonl:{bench}", "--out", out, "--max-new-tokens", "4",
-            "--gates", g)
-    assert r.returncode == 1, r.stderr[-2000:]  # the random tiny model never refuses
+            "--gates", g, "--judges", "refusal-rules,harm-rules")
+    assert r.returncode == 1, r.stderr[-2000:]  # the random tiny model never refuses (by the rules)
     res = json.loads((out / "gates.json").read_text())
     assert not res["passed"] and res["results"][0]["metric"] == "jsonl:b.refusal_rate_harmful"
     assert (out / "metrics.json").exists() and "halt deployment" in " ".join(r.stdout.split())

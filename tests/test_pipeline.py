@@ -7,12 +7,18 @@ import yaml
 from safestack.pipeline import load_run_config, run_pipeline
 
 
+RULE_JUDGES = {"judges": {"refusal": "refusal-rules", "harm": "harm-rules"}}
+
+
 def _tiny_run_config(tmp_path, tiny_dir, sections: dict):
-    """run.yaml for the tiny model: small red team, data and training unless ``sections`` say otherwise."""
+    """run.yaml for the tiny model: small red team, data and training, one round, HarmBench + XSTest, unless
+    ``sections`` say otherwise. The rule judges: the default ones rightly call the random model's text off-topic
+    (non-compliance), which leaves nothing to train on; these tests are about the loop's plumbing."""
     cfg = {"target": f"hf:{tiny_dir}",
            "redteam": {"limit": 6, "attacks": ["direct"], "max_new_tokens": 8},
            "datagen": {"max_pairs": 12},
-           "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1}}
+           "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
+           "eval": {"benches": ["harmbench", "xstest"]}, "rounds": {"max_rounds": 1}, **RULE_JUDGES}
     cfg.update(sections)
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -27,7 +33,8 @@ def test_run_loop_on_tiny_model(tmp_path, tiny_dir):
         "datagen": {"max_pairs": 12},
         "train": {"max_steps": 2, "batch_size": 4, "save_steps": 1, "logging_steps": 1},
         "checkpoint_eval": {"limit": 4, "max_new_tokens": 4},
-        "eval": {"limit": 6, "max_new_tokens": 6},
+        "eval": {"benches": ["harmbench", "xstest"], "limit": 6, "max_new_tokens": 6},
+        "rounds": {"max_rounds": 1}, **RULE_JUDGES,
     }))
     out = tmp_path / "run"
     rep = run_pipeline(load_run_config(str(cfg_file)), out)
@@ -72,8 +79,8 @@ def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):
         "datagen": {"max_pairs": 8},
         "train": {"max_steps": 1, "batch_size": 4, "save_steps": 10, "logging_steps": 1},
         "checkpoint_eval": {"enabled": False},
-        "eval": {"limit": 4, "max_new_tokens": 4},
-        "rounds": {"max_rounds": 2, "gates": str(gates)},
+        "eval": {"benches": ["harmbench", "xstest"], "limit": 4, "max_new_tokens": 4},
+        "rounds": {"max_rounds": 2, "gates": str(gates), "budget_minutes": None},
     })
     out = tmp_path / "run"
     rep = run_pipeline(load_run_config(str(cfg_file)), out)

@@ -78,6 +78,14 @@ class EvalSettings:
 
 
 @dataclass
+class JudgeSettings:
+    """Which judges fill the run's ``refusal`` and ``harm`` verdicts (every stage uses the same two)."""
+
+    refusal: str = "refusal"  # the default, validated leave-one-source-out; "refusal-rules" for the rule fast path
+    harm: str = "harm"  # the default; "harm-rules" for the rule fast path
+
+
+@dataclass
 class ReviewSettings:
     """Human expert review before training (``safestack review serve``): with ``required`` severities set, the run
     stops before training until every pair in those categories is reviewed; ``--resume`` trains on the reviewed
@@ -100,6 +108,7 @@ class RunConfig:
     checkpoint_eval: CheckpointEvalSettings = field(default_factory=lambda: CheckpointEvalSettings(enabled=True))
     eval: EvalSettings = field(default_factory=EvalSettings)
     rounds: RoundSettings = field(default_factory=RoundSettings)
+    judges: JudgeSettings = field(default_factory=JudgeSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
@@ -174,7 +183,10 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 
         check_required(cfg.review.required)
     make_target = target_factory or (lambda spec: load_target(spec))
-    judges = [make_judge("refusal"), make_judge("harm")]
+    judges = [make_judge(cfg.judges.refusal), make_judge(cfg.judges.harm)]
+    if [j.name for j in judges] != ["refusal", "harm"]:
+        raise BadInput(f"config: judges.refusal must be a refusal judge and judges.harm a harm judge, got "
+                       f"{cfg.judges.refusal!r} and {cfg.judges.harm!r}")
     jinfo = judge_info(judges)
     timings: dict[str, float] = {}
     base = None

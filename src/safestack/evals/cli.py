@@ -28,7 +28,7 @@ def _csv_list(s: str | None) -> list[str]:
 
 
 def _run(target: str, benches: list[str], limit: int | None, out: Path, max_new_tokens: int,
-         api_key_env: str | None) -> dict:
+         api_key_env: str | None, judges: str = "refusal,harm") -> dict:
     from ..data import load_bench
     from ..judges import judge_info, make_judge
     from ..targets import GenParams, load_target
@@ -38,7 +38,10 @@ def _run(target: str, benches: list[str], limit: int | None, out: Path, max_new_
         raise BadInput("--bench: no bench named")
     for b in benches:
         load_bench(b)  # validate specs before loading a model
-    judges = [make_judge("refusal"), make_judge("harm")]
+    names = _csv_list(judges)
+    if len(names) != 2:
+        raise BadInput(f"--judges: name a refusal judge and a harm judge, e.g. refusal,harm (got {judges!r})")
+    judges = [make_judge(n) for n in names]
     tgt = load_target(target, api_key_env=api_key_env)
     return asyncio.run(run_eval(tgt, benches, judges, out, limit=limit,
                                 params=GenParams(max_new_tokens=max_new_tokens), judge_info=judge_info(judges)))
@@ -99,6 +102,8 @@ def eval_(ctx: typer.Context, target: str = typer.Option("default", "--target",
           limit: Optional[int] = typer.Option(None, "--limit"), out: Optional[Path] = typer.Option(None, "--out"),
           max_new_tokens: int = typer.Option(24, help="reply length (24 = the run default; bench_gen_length.py)"),
           api_key_env: Optional[str] = typer.Option(None, "--api-key-env"),
+          judges: str = typer.Option("refusal,harm", "--judges", help="the refusal and the harm judge (default: the "
+                                     "validated ones; refusal-rules,harm-rules: the rule fast path)"),
           gates: Optional[Path] = typer.Option(None, "--gates", help="gates YAML; exit 1 when a gate fails"),
           baseline: Optional[Path] = typer.Option(None, "--baseline", help="a baseline eval run (regression gates)")):
     """Benches → DIR/responses.jsonl and DIR/metrics.json (asr, over_refusal, 4 cells, bench metrics)."""
@@ -111,7 +116,7 @@ def eval_(ctx: typer.Context, target: str = typer.Option("default", "--target",
     from .suites import suite_benches
 
     benches = suite_benches(suite) if suite else _csv_list(bench or "harmbench,xstest")
-    m = _run(target, benches, limit, out, max_new_tokens, api_key_env)
+    m = _run(target, benches, limit, out, max_new_tokens, api_key_env, judges)
     print_metrics(m, f"eval {target}")
     if gates or baseline:
         apply_gates(m, gates, baseline, out)
