@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from safestack.pipeline import load_run_config, run_pipeline
@@ -124,3 +125,23 @@ def test_bad_borderline_mix_is_refused_before_any_stage(tmp_path, tiny_dir):
     with pytest.raises(BadInput, match="borderline_mix must be one of balanced, pool, not 'random'"):
         run_pipeline(load_run_config(str(cfg_file)), out)
     assert not (out / "redteam").exists()
+
+
+@pytest.mark.parametrize("method", ["rr", "dpo+rr"])
+def test_run_trains_with_representation_rerouting(tmp_path, tiny_dir, method):
+    """method: rr trains the run's pairs with the rerouting losses (its log in train/); dpo+rr runs RR from the DPO
+    model (train_rr/); either way the run's model is the last one and loads as hf:DIR/model."""
+    cfg_file = _tiny_run_config(tmp_path, tiny_dir, {
+        "method": method, "rr": {"max_steps": 2, "batch_size": 2, "max_prompt_length": 32,
+                                 "max_completion_length": 8},
+        "train": {"max_steps": 1, "batch_size": 4, "save_steps": 10, "logging_steps": 1},
+        "checkpoint_eval": {"enabled": False}, "eval": {"benches": ["harmbench"], "limit": 2, "max_new_tokens": 2},
+    })
+    out = tmp_path / "run"
+    run_pipeline(load_run_config(str(cfg_file)), out)
+    log = out / ("train_rr" if method == "dpo+rr" else "train") / "rr_log.jsonl"
+    steps = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(steps) == 2 and all("cos" in json.dumps(s) for s in steps)
+    from safestack.targets import load_target
+
+    assert load_target(f"hf:{out / 'model'}").model is not None

@@ -12,13 +12,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from rich.console import Console
 
 from .errors import BadInput
 from .records import write_json
-from .train.config import CheckpointEvalSettings, DPOSettings, from_dict, load_yaml, to_dict
+from .train.config import CheckpointEvalSettings, DPOSettings, RRSettings, from_dict, load_yaml, to_dict
 
 
 @dataclass
@@ -102,7 +102,10 @@ class RunConfig:
     taxonomy: str | None = None
     redteam: RedteamSettings = field(default_factory=RedteamSettings)
     datagen: DatagenSettings = field(default_factory=DatagenSettings)
+    # how the pairs train the model: DPO, representation rerouting (circuit breakers) or DPO then RR
+    method: Literal["dpo", "rr", "dpo+rr"] = "dpo"
     train: DPOSettings = field(default_factory=DPOSettings)
+    rr: RRSettings = field(default_factory=RRSettings)
     # a small held-out safety eval at the start and at every saved checkpoint (curves + degradation flag in the
     # report)
     checkpoint_eval: CheckpointEvalSettings = field(default_factory=lambda: CheckpointEvalSettings(enabled=True))
@@ -152,6 +155,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     from .taxonomy import load_taxonomy
     from .evals.gates import evaluate_gates, load_gates
     from .train.dpo import train_dpo
+    from .train.rr import train_rr
 
     console = console or Console(stderr=True)
     out = Path(out)
@@ -178,6 +182,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
         cfg.eval.benches = suite_benches(cfg.eval.suite)
     for b in cfg.eval.benches:
         load_bench(b)
+    if cfg.method not in ("dpo", "rr", "dpo+rr"):
+        raise BadInput(f"config: method must be dpo, rr or dpo+rr, got {cfg.method!r}")
     if cfg.review.required:
         from .review.gate import check_required
 
@@ -261,10 +267,17 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
             covered = eval_covers(ce, cfg.eval.benches, cfg.eval.limit, cfg.eval.max_new_tokens)
             callbacks.append(CheckpointEvalCallback(rdir / "train", ce, judges=judges, log=console.print,
                                                     skip_final=covered))
-        train_dpo(start_model, data, rdir / "train", rcfg.train, callbacks=callbacks, log=console.print)
+        final = rdir / "train"
+        if cfg.method in ("dpo", "dpo+rr"):
+            train_dpo(start_model, data, final, rcfg.train, callbacks=callbacks, log=console.print)
+        if cfg.method == "rr":
+            train_rr(start_model, data, final, rcfg.rr, callbacks=callbacks, log=console.print)
+        if cfg.method == "dpo+rr":  # sequential: RR starts from the DPO model
+            final = rdir / "train_rr"
+            train_rr(str(rdir / "train" / "model"), data, final, rcfg.rr, log=console.print)
         if (out / "model").exists():
             shutil.rmtree(out / "model")
-        shutil.move(str(rdir / "train" / "model"), str(out / "model"))
+        shutil.move(str(final / "model"), str(out / "model"))
 
     def final_checkpoint_point(rdir: Path) -> None:
         """The curve's last point is the trained model: read it from eval after (the callback skipped it)."""
