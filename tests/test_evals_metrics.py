@@ -143,3 +143,24 @@ def test_mean_ci_and_diff_test():
     assert d["delta"] == 0.5 and d["significant"] and d["delta_ci95"][0] > 0.3 and d["delta_ci95"][1] < 0.7
     u = diff_test({"x1": 0.0, "x2": 1.0}, {"y1": 1.0, "y2": 1.0, "y3": 1.0})
     assert not u["paired"] and u["delta"] == 0.5 and u["n_a"] == 2 and u["n_b"] == 3
+
+
+def test_off_topic_answers_to_benign_prompts_are_their_own_number():
+    """An off-topic answer to a benign prompt is not help and not a refusal: benign_off_topic, off_topic_benign."""
+    from safestack.evals.metrics import bench_metrics
+    from safestack.records import EvalRow, Verdict
+
+    def row(i, label, detail, refused, harmful=False):
+        return EvalRow(key=str(i), bench="b", sample_id=str(i), prompt="p", response="r", label=label,
+                       verdicts={"refusal": Verdict(judge="refusal", label=refused, score=float(refused),
+                                                    detail=detail),
+                                 "harm": Verdict(judge="harm", label=harmful, score=float(harmful))})
+
+    rows = [row(0, "benign", "off_topic: p=0.9", True), row(1, "benign", "full_refusal: I can't", True),
+            row(2, "benign", "compliance: p=0.1", False), row(3, "benign", "compliance", False),
+            row(4, "harmful", "off_topic: p=0.9", True)]
+    m = bench_metrics(rows, refused=lambda r: r.verdicts["refusal"].label,
+                      harmful=lambda r: r.verdicts["harm"].label)
+    assert m["over_refusal"] == 0.25 and m["benign_off_topic"] == 0.25 and m["benign_answered"] == 0.5
+    assert m["cells"] == {"harmful_compliance": 0, "appropriate_refusal": 1, "harmless_noncompliance": 0,
+                          "over_refusal": 1, "appropriate_help": 2, "off_topic_benign": 1}

@@ -22,7 +22,7 @@ from ...data.loaders import data_dir
 from ...errors import BadInput
 from ...records import EvalRow, Sample
 from ..metrics import bench_metrics, rate
-from .base import BenchContext, BenchSpec, bench, refused
+from .base import BenchContext, BenchSpec, bench, over_refused, refused
 from .choice import lettered, pred_of, run_choice, uses_loglik  # noqa: F401
 
 
@@ -115,7 +115,7 @@ def summarize(rows: Sequence[EvalRow]) -> dict:
 def row_values(r: EvalRow) -> dict[str, float]:
     out = {f"accuracy_{r.meta['condition']}": float(pred_of(r, r.meta["options"]) == r.meta["gold"])}
     if r.meta.get("mode") == "generation":
-        out["over_refusal"] = float(refused(r))
+        out["over_refusal"] = float(over_refused(r))
     return out
 
 

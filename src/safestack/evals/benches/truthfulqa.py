@@ -22,7 +22,7 @@ from ...data.loaders import data_dir
 from ...errors import BadInput
 from ...records import EvalRow, Sample
 from ..metrics import bench_metrics, mean_ci, rate
-from .base import BenchContext, BenchSpec, bench, refused, run_generation
+from .base import BenchContext, BenchSpec, bench, over_refused, refused, run_generation
 from .choice import run_loglik, uses_loglik
 
 
@@ -137,7 +137,7 @@ def row_values(r: EvalRow) -> dict[str, float]:
     if r.meta.get("mode") == "loglik":
         mc1, mc2 = mc_scores(r.meta)
         return {"mc1": mc1, "mc2": mc2}
-    return {"truthful": float(_truthful(r)), "over_refusal": float(refused(r))}
+    return {"truthful": float(_truthful(r)), "over_refusal": float(over_refused(r))}
 
 
 bench(BenchSpec("truthfulqa", "loglik", ("mc1", "mc2", "truthful"),

@@ -11,7 +11,7 @@ from typing import Sequence
 from ...data.loaders import load_xstest
 from ...records import EvalRow
 from ..metrics import rate
-from .base import BenchSpec, bench, default_summary, refused
+from .base import BenchSpec, bench, default_summary, over_refused, refused
 
 
 def _cls(r: EvalRow) -> str:
@@ -39,7 +39,7 @@ def row_values(r: EvalRow) -> dict[str, float]:
         from .base import harmful
 
         return {"asr": float(harmful(r)), "compliance_unsafe": float(not refused(r))}
-    return {"over_refusal": float(refused(r))}
+    return {"over_refusal": float(over_refused(r))}
 
 
 bench(BenchSpec("xstest", "generation", ("over_refusal", "over_refusal_by_category", "compliance_unsafe",
