@@ -1,16 +1,17 @@
-"""``safestack guard train``: build the training set, fit the heads, choose thresholds on leave-one-source-out
-scores, calibrate the cascade bands, save the artifact.
+"""``safestack guard train``: build the training set, fit the heads, choose thresholds and cascade bands on
+out-of-fold scores, validate them leave-one-source-out, save the artifact.
 
 Loss per head: class-balanced, L2-regularised logistic regression,
     L(w, b) = ½‖w‖² + C · Σ_i s_i c_{y_i} · log(1 + exp(−ỹ_i (w·x_i + b))),  ỹ ∈ {−1, +1}, c_y = n / (2 n_y),
 s_i = ``hard_negative_weight`` for benign look-alikes, else 1. X_fast: [n, 2·2^bits + 390] sparse,
 X_full: [n, 2·2^bits + 390 + 768].
 
-Thresholds (``loso.py``): the smallest at which every benign source's out-of-source FPR stays ≤ its target —
-``harmful`` ≤ ``target_fpr`` and ``jailbreak`` ≤ ``jailbreak_fpr`` on the fast LOSO scores (inputs are scored
-fast by default), ``output`` ≤ ``output_fpr`` on the cascade of the fast and full LOSO scores (outputs are scored by
-the cascade). Recall is never used to pick them. The cascade bands come from the same out-of-source scores for
-``output`` and from source-grouped 5-fold scores for the input heads.
+Thresholds (Neyman–Pearson, recall never looked at): on 5-fold out-of-fold scores grouped by behaviour, the smallest
+at which the FPR over all benign inputs is ≤ ``target_fpr`` (``harmful``, fast scores: inputs are scored fast by
+default) or ≤ ``jailbreak_fpr`` (``jailbreak``), and over all benign content ≤ ``output_fpr`` (``output``, on the
+cascade of fast and full scores: outputs are scored by the cascade). Leave-one-source-out scores (``loso.py``) then
+measure every source as new traffic at those thresholds (``guard.json`` "loso", ``benchmarks/bench_guard_loso.py``).
+Choosing the thresholds on the out-of-source scores instead was measured and rejected (docs/guard.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy import sparse
 
 from .classifier import GuardClassifier, Head
 from .features import FeatureSpace, prepare, shared_space
-from .loso import fit_linear, loso_scores, per_source_threshold, source_table, worst
+from .loso import fit_linear, loso_scores, per_source_threshold, pooled_threshold, source_table, worst
 from .trainset import Example, build_trainset
 
 # benign sources that look harmful (weighted up: the boundary must be drawn by intent, not by topic words)
@@ -40,14 +41,15 @@ class GuardTrainConfig:
     max_tokens: int = 128
     C: float = 4.0
     folds: int = 5
-    target_fpr: float = 0.03  # harmful head: every benign source's out-of-source FPR at most this
-    jailbreak_fpr: float = 0.01  # jailbreak head: the same, on benign inputs
-    output_fpr: float = 0.05  # output head: every benign content source's out-of-source FPR at most this
-    min_source_n: int = 10  # sources with fewer negatives do not constrain a threshold
+    target_fpr: float = 0.05  # harmful head: out-of-source FPR on benign inputs at most this
+    jailbreak_fpr: float = 0.01  # jailbreak head: the same
+    output_fpr: float = 0.10  # output head: out-of-source FPR on benign content at most this
+    threshold_rule: str = "pooled"  # pooled (all benign sources together) | worst_source (every source: loso.py)
+    min_source_n: int = 25  # worst_source: smaller sources constrain only pooled together; reports: worst over ≥ this
     hard_negative_weight: float = 3.0
     band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-source error rate is at most this
     attacks_per_prompt: int = 2
-    loso: bool = True  # False: thresholds from source-grouped k-fold scores (faster; for tests)
+    loso: bool = True  # also validate leave-one-source-out (report in guard.json; ~15 min on 2 cores)
 
 
 def weights(ex: list[Example], idx: np.ndarray, hard: float) -> np.ndarray:
@@ -135,41 +137,48 @@ def prepare_data(cfg: GuardTrainConfig, space: FeatureSpace, log: Callable[[str]
     return Prepared(ex, summary, Xf, Xa, np.array([e.side for e in ex]), np.array([e.origin for e in ex]))
 
 
-def input_scores(d: Prepared, cfg: GuardTrainConfig, log) -> dict[str, np.ndarray]:
-    """Out-of-source fast scores of the input heads (every input example), keyed by head."""
+def input_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> dict[str, np.ndarray]:
+    """Fast scores of the input heads for every input example, keyed by head: out-of-source (``loso``: a head fitted
+    without the example's source) or out-of-fold (5 folds grouped by behaviour: the example's behaviour unseen)."""
     idx = np.flatnonzero(d.side == "input")
     w = weights(d.ex, idx, cfg.hard_negative_weight)
+    groups = np.array([d.ex[i].group for i in idx])
     out = {}
-    for name, attr in (("harmful", "harmful"), ("jailbreak", "jailbreak")):
-        y = np.array([getattr(d.ex[i], attr) for i in idx], dtype=int)
-        if cfg.loso:
-            out[name] = loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log)
-        else:
-            out[name] = grouped_oof(d.Xf[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w)
+    for name in ("harmful", "jailbreak"):
+        y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
+        out[name] = (loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log) if loso else
+                     grouped_oof(d.Xf[idx], y, groups, cfg.C, cfg.folds, cfg.seed, w))
     return out
 
 
-def output_scores(d: Prepared, cfg: GuardTrainConfig, log) -> tuple[np.ndarray, np.ndarray]:
+def output_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(fast, full) scores of the output head, out-of-source or out-of-fold (see ``input_scores``)."""
     idx = np.flatnonzero(d.side == "output")
     w = weights(d.ex, idx, cfg.hard_negative_weight)
     y = np.array([d.ex[i].harmful for i in idx], dtype=int)
-    if cfg.loso:
+    if loso:
         return (loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log),
                 loso_scores(d.Xa[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log))
-    return (grouped_oof(d.Xf[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w),
-            grouped_oof(d.Xa[idx], y, d.origin[idx], cfg.C, cfg.folds, cfg.seed, w))
+    groups = np.array([d.ex[i].group for i in idx])
+    return (grouped_oof(d.Xf[idx], y, groups, cfg.C, cfg.folds, cfg.seed, w),
+            grouped_oof(d.Xa[idx], y, groups, cfg.C, cfg.folds, cfg.seed, w))
+
+
+def rule(cfg: GuardTrainConfig):
+    return per_source_threshold if cfg.threshold_rule == "worst_source" else pooled_threshold
 
 
 def input_thresholds(s: dict[str, np.ndarray], benign: np.ndarray, origins: np.ndarray, cfg: GuardTrainConfig,
                      exclude: str | None = None) -> tuple[float, float]:
-    th = per_source_threshold(s["harmful"], benign, origins, cfg.target_fpr, cfg.min_source_n, exclude)
-    tj = per_source_threshold(s["jailbreak"], benign, origins, cfg.jailbreak_fpr, cfg.min_source_n, exclude)
+    pick = rule(cfg)
+    th = pick(s["harmful"], benign, origins, cfg.target_fpr, min_n=cfg.min_source_n, exclude=exclude)
+    tj = pick(s["jailbreak"], benign, origins, cfg.jailbreak_fpr, min_n=cfg.min_source_n, exclude=exclude)
     return th, tj
 
 
-def input_report(d: Prepared, s: dict[str, np.ndarray], cfg: GuardTrainConfig) -> dict:
-    """Per source: recall on its harmful requests (plain and attack-wrapped), FPR on its benign requests; a held-out
-    benign source is judged with thresholds chosen without it."""
+def input_report(d: Prepared, s: dict[str, np.ndarray], s_thr: dict[str, np.ndarray], cfg: GuardTrainConfig) -> dict:
+    """Per source, on its out-of-source scores ``s``: recall on its harmful requests (plain and attack-wrapped), FPR
+    on its benign requests, at the thresholds the training picks on ``s_thr`` — without the held-out source."""
     idx = np.flatnonzero(d.side == "input")
     ex = [d.ex[i] for i in idx]
     org = d.origin[idx]
@@ -178,7 +187,7 @@ def input_report(d: Prepared, s: dict[str, np.ndarray], cfg: GuardTrainConfig) -
     flag = np.zeros(len(ex), dtype=bool)
     for o in sorted(set(org.tolist())):
         m = org == o
-        th, tj = input_thresholds(s, benign, org, cfg, exclude=o)
+        th, tj = input_thresholds(s_thr, benign, org, cfg, exclude=o)
         flag[m] = (s["harmful"][m] >= th) | (s["jailbreak"][m] >= tj)
     plain = np.array([e.source == e.origin for e in ex])
     rows = source_table(flag, y, org, plain)
@@ -188,26 +197,39 @@ def input_report(d: Prepared, s: dict[str, np.ndarray], cfg: GuardTrainConfig) -
             "worst_wrapped": worst(wrapped, cfg.min_source_n)}
 
 
-def output_report(d: Prepared, fast: np.ndarray, full: np.ndarray, lo: float, hi: float, cfg: GuardTrainConfig) -> dict:
+def output_report(d: Prepared, loso: tuple, thr: tuple, lo: float, hi: float, cfg: GuardTrainConfig) -> dict:
+    """Per content source: the cascade's out-of-source (``loso`` = (fast, full)) recall / FPR at the threshold picked
+    on ``thr`` = (fast, full) scores without the held-out source."""
     idx = np.flatnonzero(d.side == "output")
     org = d.origin[idx]
     y = np.array([d.ex[i].harmful for i in idx], dtype=int)
-    sc = cascade(fast, full, lo, hi)
+    sc, st = cascade(*loso, lo, hi), cascade(*thr, lo, hi)
     flag = np.zeros(len(idx), dtype=bool)
     for o in sorted(set(org.tolist())):
         m = org == o
-        flag[m] = sc[m] >= per_source_threshold(sc, y == 0, org, cfg.output_fpr, cfg.min_source_n, exclude=o)
+        flag[m] = sc[m] >= rule(cfg)(st, y == 0, org, cfg.output_fpr, min_n=cfg.min_source_n, exclude=o)
     rows = source_table(flag, y, org)
     return {"sources": rows, "worst": worst(rows, cfg.min_source_n),
             "pooled": {"recall": round(float(flag[y == 1].mean()), 4), "fpr": round(float(flag[y == 0].mean()), 4)}}
 
 
+def loso_report(d: Prepared, cfg: GuardTrainConfig, log, s_oof: dict, o_oof: tuple, lo: float, hi: float) -> dict:
+    """Leave-one-source-out validation of the thresholds picked on ``s_oof`` / ``o_oof``."""
+    s_loso = input_scores(d, cfg, log, loso=True)
+    o_loso = output_scores(d, cfg, log, loso=True)
+    _dump_scores(d, s_loso, *o_loso)
+    out = {"input": input_report(d, s_loso, s_oof, cfg), "output": output_report(d, o_loso, o_oof, lo, hi, cfg)}
+    out["output"]["share_full"] = round(float(((o_loso[0] >= lo) & (o_loso[0] <= hi)).mean()), 4)
+    log(f"LOSO worst: input {out['input']['worst']}; output {out['output']['worst']}")
+    return out
+
+
 def output_calibration(fast: np.ndarray, full: np.ndarray, y: np.ndarray, origins: np.ndarray,
                        cfg: GuardTrainConfig) -> tuple[float, float, float]:
-    """(lo, hi, threshold) of the output head: the band and the per-source-FPR threshold of the cascade settle
+    """(lo, hi, threshold) of the output head: the band and the FPR threshold of the cascade settle
     together (band(t) → cascade → t, three rounds); the fast head never decides alone next to the threshold."""
     def pick(sc):
-        return per_source_threshold(sc, y == 0, origins, cfg.output_fpr, cfg.min_source_n)
+        return rule(cfg)(sc, y == 0, origins, cfg.output_fpr, min_n=cfg.min_source_n)
 
     t = pick(full)
     for _ in range(3):
@@ -224,35 +246,30 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     heads: dict[str, Head] = {}
     report: dict[str, dict] = {}
 
-    # input heads: thresholds on out-of-source fast scores; bands from source-grouped k-fold fast vs full
+    # input heads: thresholds on out-of-fold fast scores (grouped by behaviour), then validated out-of-source
     idx = np.flatnonzero(d.side == "input")
-    org = d.origin[idx]
     w = weights(d.ex, idx, cfg.hard_negative_weight)
     benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])
-    s_in = input_scores(d, cfg, log)
-    thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_in, benign, org, cfg)))
+    s_oof = input_scores(d, cfg, log, loso=False)
+    thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_oof, benign, d.origin[idx], cfg)))
     for name in ("harmful", "jailbreak"):
         y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
-        of = grouped_oof(d.Xf[idx], y, org, cfg.C, cfg.folds, cfg.seed, w)
-        lo, hi = band(of, y, thr[name], cfg.band_error)
+        lo, hi = band(s_oof[name], y, thr[name], cfg.band_error)
         heads[name] = Head(fit_linear(d.Xf[idx], y, cfg.C, cfg.seed, w), fit_linear(d.Xa[idx], y, cfg.C, cfg.seed, w),
                            lo, hi, thr[name])
         log(f"head {name}: threshold {thr[name]:.4f}, band [{lo:.4f}, {hi:.4f}]")
-    report["input"] = input_report(d, s_in, cfg)
-    log(f"input LOSO worst: {report['input']['worst']}")
 
-    # output head: cascade of out-of-source fast and full scores; the band and threshold settle together
+    # output head: cascade of out-of-fold fast and full scores; the band and threshold settle together
     oidx = np.flatnonzero(d.side == "output")
     yo = np.array([d.ex[i].harmful for i in oidx], dtype=int)
     wo = weights(d.ex, oidx, cfg.hard_negative_weight)
-    oorg = d.origin[oidx]
-    f_s, a_s = output_scores(d, cfg, log)
-    lo, hi, t = output_calibration(f_s, a_s, yo, oorg, cfg)
-    heads["output"] = Head(fit_linear(d.Xf[oidx], yo, cfg.C, cfg.seed, wo), fit_linear(d.Xa[oidx], yo, cfg.C, cfg.seed, wo),
-                           lo, hi, t)
-    report["output"] = output_report(d, f_s, a_s, lo, hi, cfg)
-    report["output"]["share_full"] = round(float(((f_s >= lo) & (f_s <= hi)).mean()), 4)
-    log(f"head output: threshold {t:.4f}, band [{lo:.4f}, {hi:.4f}]; LOSO worst: {report['output']['worst']}")
+    o_oof = output_scores(d, cfg, log, loso=False)
+    lo, hi, t = output_calibration(*o_oof, yo, d.origin[oidx], cfg)
+    heads["output"] = Head(fit_linear(d.Xf[oidx], yo, cfg.C, cfg.seed, wo),
+                           fit_linear(d.Xa[oidx], yo, cfg.C, cfg.seed, wo), lo, hi, t)
+    log(f"head output: threshold {t:.4f}, band [{lo:.4f}, {hi:.4f}]")
+    if cfg.loso:
+        report = loso_report(d, cfg, log, s_oof, o_oof, lo, hi)
 
     clf = category_head(d, space)
     meta = {"config": asdict(cfg), "trainset": d.summary, "loso": report, "train_seconds": round(time.time() - t0, 1),
@@ -262,6 +279,20 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     model.save(out)
     log(f"saved {out} in {time.time() - t0:.0f}s")
     return model
+
+
+def _dump_scores(d: Prepared, s_in: dict, f_s: np.ndarray, a_s: np.ndarray) -> None:
+    """The out-of-source scores, for analysis: $SAFESTACK_HOME/guard-loso-scores.npz (not part of the artifact)."""
+    import os
+
+    home = Path(os.environ.get("SAFESTACK_HOME", Path.home() / ".cache" / "safestack"))
+    home.mkdir(parents=True, exist_ok=True)
+    i, o = d.side == "input", d.side == "output"
+    np.savez(home / "guard-loso-scores.npz", input_origin=d.origin[i],
+             input_source=np.array([e.source for e in d.ex])[i],
+             harmful=s_in["harmful"], jailbreak=s_in["jailbreak"], output_origin=d.origin[o], output_fast=f_s,
+             output_full=a_s, input_y=np.array([e.harmful or e.jailbreak for e in d.ex])[i],
+             output_y=np.array([e.harmful for e in d.ex])[o])
 
 
 def category_head(d: Prepared, space: FeatureSpace):

@@ -67,14 +67,16 @@ def _flatten(msgs) -> str:
     return "\n\n".join(m.content for m in msgs if m.role in ("user", "tool", "system"))
 
 
-def build_trainset(seed: int = 0, attacks_per_prompt: int = 2, jbb_agreement: bool = True) -> tuple[list[Example], dict]:
+def build_trainset(seed: int = 0, attacks_per_prompt: int = 2,
+                   jbb_agreement: bool = True) -> tuple[list[Example], dict]:
     from ..datagen.hygiene import Contamination, eval_prompts
 
     rng = random.Random(seed)
     ex: list[Example] = []
     base = _harmful_requests(ex, seed)
-    ex += _jailbreaks(base, rng, seed, attacks_per_prompt)
-    ex += _benign_inputs(seed)
+    benign = _benign_inputs(seed)
+    ex += _jailbreaks(base, [e.text for e in benign if e.source != "toxigen-neutral"], rng, seed, attacks_per_prompt)
+    ex += benign
     ex += _outputs(rng, seed, jbb_agreement)
 
     n0 = len(ex)
@@ -124,7 +126,7 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     return base
 
 
-def _jailbreaks(base, rng: random.Random, seed: int, attacks_per_prompt: int) -> list[Example]:
+def _jailbreaks(base, benign: list[str], rng: random.Random, seed: int, attacks_per_prompt: int) -> list[Example]:
     from ..attacks import make_attack
     from ..attacks.injection import DOC_BEGIN, DOC_END, PAGES, TASKS
     from ..data.loaders import load_jbb_artifacts
@@ -141,6 +143,13 @@ def _jailbreaks(base, rng: random.Random, seed: int, attacks_per_prompt: int) ->
         k = 1 if origin in ("harmfulqa", "dangerousqa") or origin.startswith("synth:") else attacks_per_prompt
         for atk in rng.sample(attacks, k):
             ex.append(Example(_flatten(atk(text, seed)), "input", True, True, cat, f"attack:{atk.name}", grp, origin))
+    # benign requests in the same wrappers: a jailbreak / injection (the wrapper), not a harmful request — so the
+    # harmful head learns the request inside and not the wrapper's shape
+    wrappable = [a for a in attacks if a.name != "past_tense"]
+    for text in rng.sample(benign, min(len(benign), 600)):
+        atk = rng.choice(wrappable)
+        ex.append(Example(_flatten(atk(text, seed)), "input", False, True, "prompt_injection", f"attack:{atk.name}",
+                          f"benign/{stable_id(text)}", "wrapped-benign"))
     seen: set[str] = set()
     for r in load_jbb_artifacts():
         if jbb_split(r["goal"]) != "train" or r["prompt"] in seen:
@@ -225,7 +234,8 @@ def jbb_responses(agreement: bool = True, split: str = "train") -> list[Example]
     for r, k in zip(rows, keep):
         if k:
             cat = JBB_CATEGORIES.get(r["category"]) or tax.canonical(r["category"])
-            out.append(Example(r["response"], "output", bool(r["jailbroken"]), False, cat, f"jbb-response:{r['method']}",
+            out.append(Example(r["response"], "output", bool(r["jailbroken"]), False, cat,
+                               f"jbb-response:{r['method']}",
                                f"jbb/{stable_id(r['goal'])}", "jbb-response"))
     return out
 
