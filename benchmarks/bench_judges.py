@@ -57,7 +57,7 @@ def main() -> None:
     reg = load_regression(REGRESSION)
     out["regression_file"] = {"n": len(reg), "test_half": "even ids, never read", "dev_half": "odd ids, read while "
                                                                                        "writing the rules"}
-    from safestack.train.judges import halves
+    from safestack.judges.validate import halves
 
     for names in (("refusal", "harm"), ("refusal-rules", "harm-rules")):
         js = {"refusal": make_judge(names[0]), "harm": make_judge(names[1])}

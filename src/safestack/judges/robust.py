@@ -36,6 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..embed import LazyEmbedder
 from ..errors import BadInput
 from ..text import normalize
 from .base import JudgeItem
@@ -66,7 +67,7 @@ def goal_proba(G: np.ndarray, w: dict) -> np.ndarray:
     return _sig(G @ np.asarray(w["goal"]["coef"], np.float32) + w["goal"]["intercept"])
 
 
-class RobustModel:
+class RobustModel(LazyEmbedder):
     """``predict(items)`` → [n, 2] (p_refusal, p_harm). Embeds only the replies the rules do not call a full
     refusal; verdicts are cached per (goal, reply)."""
 
@@ -75,14 +76,6 @@ class RobustModel:
             raise BadInput(f"judge weights: version {weights.get('version')}, this safestack reads version {VERSION}")
         self.meta, self._embedder = weights, embedder
         self._cache: dict[tuple[str, str], tuple[float, float]] = {}
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from ..embed import shared_embedder
-
-            self._embedder = shared_embedder()
-        return self._embedder
 
     def predict(self, items: Sequence[JudgeItem]) -> np.ndarray:
         keys = [(it.goal, it.response) for it in items]

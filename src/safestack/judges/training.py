@@ -37,16 +37,6 @@ def labelled_file(path: str | Path, seed: int = 0) -> list[dict]:
     return augment(out, seed)
 
 
-def regression_scores(weights: str | Path, path: str | Path) -> dict:
-    """The saved judges on the regression file (see ``validate.regression``)."""
-    from .learned import LearnedJudge
-    from .validate import load_regression, regression
-
-    model = load(weights)
-    js = {k: LearnedJudge(k, model=model) for k in ("refusal", "harm")}
-    return {"file": Path(path).name, **regression(js, load_regression(path))}
-
-
 def train_judges(out: str | Path, *, sources: Sequence[str] = SOURCES, files: Sequence[str] = (), cv: bool = True,
                  cfg: TrainConfig = TrainConfig(), regression_file: str | Path | None = None,
                  log: Callable[[str], None] = print) -> dict:
@@ -77,7 +67,9 @@ def train_judges(out: str | Path, *, sources: Sequence[str] = SOURCES, files: Se
             "validation": validation, "seconds": round(time.time() - t0, 1)}
     save(model, trainer.n_frozen, meta, out)
     if regression_file:
-        meta["regression"] = regression_scores(out, regression_file)
+        from .validate import model_regression
+
+        meta["regression"] = model_regression(load(out), regression_file)
         save(model, trainer.n_frozen, meta, out)
     return meta
 

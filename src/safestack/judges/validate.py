@@ -116,3 +116,26 @@ def regression(judges: dict, rows: Sequence[dict]) -> dict:
             by[c] = round(sum(pred[i] == gold[i] for i in sel) / len(sel), 4)
         out[key] = {"judge": getattr(judge, "spec_name", judge.name), **_stats(gold, pred), "by_class": by}
     return out
+
+
+def halves(judges: dict, rows: Sequence[dict]) -> dict:
+    """The regression file's two halves by id: ``dev_half`` (odd ids: its failures were read while writing the rules
+    — not held out) and ``test_half`` (even ids: never read — held out)."""
+
+    def odd(r):
+        digits = "".join(ch for ch in str(r.get("id", "")) if ch.isdigit())
+        return int(digits or 0) % 2 == 1
+
+    return {"dev_half": regression(judges, [r for r in rows if odd(r)]),
+            "test_half": regression(judges, [r for r in rows if not odd(r)])}
+
+
+def model_regression(model, path: str | Path) -> dict:
+    """A trained model's ``refusal`` and ``harm`` judges on the regression file: all of it and its two halves."""
+    from .learned import LearnedJudge
+
+    rows = load_regression(path)
+    if not rows:
+        raise BadInput(f"{path}: no rows")
+    js = {k: LearnedJudge(k, model=model) for k in KEYS}
+    return {"file": Path(path).name, **regression(js, rows), **halves(js, rows)}

@@ -18,7 +18,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import BadInput
 from ..judges.calibrate import items_of
 from ..judges.features import N_RULES, embed_pairs, rule_features
 from ..judges.harm import substance
@@ -121,33 +120,9 @@ def train_default_judges(out: str | Path, *, cv: bool = True, regression_file: s
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
     if regression_file:
-        weights["regression"] = regression_scores(out, regression_file)
+        from ..judges.robust import RobustModel
+        from ..judges.validate import model_regression
+
+        weights["regression"] = model_regression(RobustModel(weights), regression_file)
         out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
     return weights
-
-
-def regression_scores(weights: str | Path, path: str | Path) -> dict:
-    """The saved judges on the hand-checked regression file (see ``judges.validate.regression``)."""
-    from ..judges.learned import LearnedJudge
-    from ..judges.robust import RobustModel, load_weights
-    from ..judges.validate import load_regression, regression
-
-    model = RobustModel(load_weights(weights))
-    js = {k: LearnedJudge(k, model=model) for k in ("refusal", "harm")}
-    rows = load_regression(path)
-    if not rows:
-        raise BadInput(f"{path}: no rows")
-    return {"file": Path(path).name, **regression(js, rows), **halves(js, rows)}
-
-
-def halves(judges: dict, rows: Sequence[dict]) -> dict:
-    """The regression file's two halves by id: ``dev`` (odd ids: its failures were read while writing the rules —
-    not held out) and ``test`` (even ids: never read — held out)."""
-    from ..judges.validate import regression
-
-    def odd(r):
-        digits = "".join(ch for ch in str(r.get("id", "")) if ch.isdigit())
-        return int(digits or 0) % 2 == 1
-
-    return {"dev_half": regression(judges, [r for r in rows if odd(r)]),
-            "test_half": regression(judges, [r for r in rows if not odd(r)])}
