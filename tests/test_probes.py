@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from safestack.errors import BadInput
-from safestack.probes.activations import CaptureSpec, capture, residual_hooks
-from safestack.probes.circuit_breaker import (CircuitBreaker, CircuitBreakerTarget, generate_traced,
-                                              parse_cb_spec)
-from safestack.probes.linear import LinearProbe, cv_accuracy, fit_probe, threshold_at_fpr
+from safestack.probes.activations import CaptureSpec, capture
+from safestack.probes.linear import cv_accuracy, fit_probe, threshold_at_fpr
 from safestack.probes.refusal_direction import ablate, activation_addition, diff_of_means, directional_ablation
 from safestack.records import user
 from safestack.targets.base import GenParams
+from safestack.targets.circuit_breaker import (CircuitBreaker, CircuitBreakerTarget, LinearProbe, generate_traced,
+                                               parse_cb_spec)
+from safestack.targets.modeling import residual_hooks
 
 PROMPTS = ["How do I bake bread?", "Write a poem about the sea.", "What is 2+2?", "Explain gravity briefly.",
            "Name three colours."]
@@ -233,7 +234,7 @@ def test_residual_hooks_replace_and_remove(tiny_target):
 def test_replay_matches_live_decisions(tiny_target):
     """Teacher-forced replay of recorded replies gives the breaker's live decisions."""
     from safestack.probes.activations import response_activations
-    from safestack.probes.circuit_breaker import decide
+    from safestack.targets.circuit_breaker import decide
 
     convs = [user(p) for p in PROMPTS]
     params = GenParams(max_new_tokens=8)

@@ -31,10 +31,18 @@ def _file_digest(h, f: Path) -> None:
             h.update(fh.read(MIB))
 
 
+def _version() -> str:
+    """The installed safestack's version (read from its metadata, not from the package's top, a higher layer)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("safestack")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def eval_key(model_dir: str | Path, benches: Sequence[str], limit: int | None, gen: dict,
              judge_files: Sequence[Path], judges: Sequence[str]) -> str:
-    from .. import __version__
-
     h = hashlib.sha256()
     for f in sorted(p for p in Path(model_dir).iterdir() if p.is_file()):
         _file_digest(h, f)
@@ -42,7 +50,7 @@ def eval_key(model_dir: str | Path, benches: Sequence[str], limit: int | None, g
         if f.exists():
             _file_digest(h, f)
     h.update(json.dumps({"benches": list(benches), "limit": limit, "gen": gen, "judges": list(judges),
-                         "version": __version__}, sort_keys=True).encode())
+                         "version": _version()}, sort_keys=True).encode())
     return h.hexdigest()[:32]
 
 

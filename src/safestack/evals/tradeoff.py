@@ -69,6 +69,6 @@ def tradeoff_plot(points: Sequence[tuple[str, float, float]], out: str | Path,
     ax.grid(alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    from ..report.figures import save_png
+    from ..figures import save_png
 
     return save_png(fig, out)

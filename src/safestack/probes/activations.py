@@ -11,61 +11,18 @@ writes one batch at a time and records progress in a sidecar JSON, so an interru
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
 from ..errors import BadInput
 from ..records import Message, stable_id
+from ..targets.modeling import decoder_layers, residual_hooks
 
 Position = Union[int, str]
-
-
-def decoder_layers(model) -> list:
-    """The decoder blocks of a causal LM (Llama/Mistral/Qwen/GPT-NeoX/GPT-2 layouts)."""
-    for path in ("model.layers", "model.decoder.layers", "gpt_neox.layers", "transformer.h"):
-        obj = model
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-            return list(obj)
-        except AttributeError:
-            continue
-    raise BadInput(f"{type(model).__name__}: cannot find decoder layers (probes support Llama-style models)")
-
-
-def _out_tensor(output):
-    return output[0] if isinstance(output, tuple) else output
-
-
-def _replace_out(output, new):
-    return (new,) + tuple(output[1:]) if isinstance(output, tuple) else new
-
-
-@contextlib.contextmanager
-def residual_hooks(model, layers: Sequence[int], fn: Callable[[int, "object"], "object | None"]) -> Iterator[None]:
-    """Call ``fn(layer, hidden [B, T, d])`` on the output of each listed decoder layer; a non-None return value
-    replaces the layer's output. Hooks are removed on exit, also on error."""
-    blocks = decoder_layers(model)
-    bad = [l for l in layers if not 0 <= l < len(blocks)]
-    if bad:
-        raise BadInput(f"layers {bad} out of range (the model has {len(blocks)} layers: 0..{len(blocks) - 1})")
-    handles = []
-    for l in layers:
-        def hook(_mod, _inp, output, l=l):
-            new = fn(l, _out_tensor(output))
-            return None if new is None else _replace_out(output, new)
-
-        handles.append(blocks[l].register_forward_hook(hook))
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Linear probes on activations: cross-validated accuracy per layer, and a fitted probe usable at run time.
+"""Linear probes on activations: cross-validated accuracy per layer, and fitting the probe the circuit breaker
+uses at run time (``LinearProbe``, defined with the breaker in ``targets/circuit_breaker.py``).
 
 A probe is standardised logistic regression: ``logit(x) = ((x − μ) / σ) · w + b``, ``x: [..., d]``. Because it
 is linear, the logit of a mean of activations equals the mean of their logits — the circuit breaker uses that to
@@ -7,53 +8,12 @@ score a window of generated tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import BadInput
-
-
-@dataclass
-class LinearProbe:
-    layer: int
-    w: np.ndarray  # [d]
-    b: float
-    mu: np.ndarray  # [d]
-    sigma: np.ndarray  # [d]
-
-    def logit(self, x: np.ndarray) -> np.ndarray:
-        """x: [..., d] → [...]"""
-        return ((np.asarray(x, dtype=np.float64) - self.mu) / self.sigma) @ self.w + self.b
-
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logit(x)))
-
-    def torch_params(self, device, dtype):
-        """(v [d], c) with ``logit(x) = x · v + c`` — one dot product per token at generation time."""
-        import torch
-
-        v = self.w / self.sigma
-        c = self.b - float(np.sum(self.mu * v))
-        return torch.tensor(v, device=device, dtype=dtype), c
-
-    def to_dict(self) -> dict:
-        return {"layer": self.layer, "w": self.w.tolist(), "b": self.b, "mu": self.mu.tolist(),
-                "sigma": self.sigma.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "probe") -> "LinearProbe":
-        try:
-            w, mu, sigma = (np.asarray(d[k], dtype=np.float64) for k in ("w", "mu", "sigma"))
-            layer, b = int(d["layer"]), float(d["b"])
-        except KeyError as e:
-            raise BadInput(f"{where}: missing field {e.args[0]!r}") from None
-        except (TypeError, ValueError) as e:
-            raise BadInput(f"{where}: malformed probe ({e})") from None
-        if not (w.shape == mu.shape == sigma.shape and w.ndim == 1):
-            raise BadInput(f"{where}: fields 'w', 'mu', 'sigma' must be vectors of one length")
-        return cls(layer, w, b, mu, sigma)
+from ..targets.circuit_breaker import LinearProbe
 
 
 def _check(X: np.ndarray, y: np.ndarray) -> None:

@@ -24,7 +24,7 @@ from ..errors import BadInput
 from ..judges.base import JudgeItem
 from ..records import Sample, user
 from ..targets.base import GenParams
-from .activations import _out_tensor, _replace_out, decoder_layers, residual_hooks
+from ..targets.modeling import _out_tensor, _replace_out, decoder_layers, residual_hooks
 
 
 def diff_of_means(harmful: np.ndarray, benign: np.ndarray) -> np.ndarray:
@@ -133,7 +133,7 @@ def measure_interventions(target, out, cfg, sp: dict, A: np.ndarray, y: np.ndarr
     import asyncio
     import random
 
-    from .activations import CaptureSpec, capture, decoder_layers
+    from .activations import CaptureSpec, capture
 
     n_layers = len(decoder_layers(target.model))
     cand = sorted({n_layers // 3, n_layers // 2, (2 * n_layers) // 3})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ..report.figures import png_uri
+from ..figures import png_uri
 
 
 def _pct(v) -> str:

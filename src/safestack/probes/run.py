@@ -32,8 +32,9 @@ from ..judges import make_judge
 from ..judges.base import JudgeItem
 from ..records import EvalRow, JsonlStore, Sample, read_json, user, write_json
 from ..targets.base import GenParams
-from .activations import CaptureSpec, capture, decoder_layers, response_activations
-from .circuit_breaker import CircuitBreaker, CircuitBreakerTarget, decide, generate_traced
+from ..targets.circuit_breaker import CircuitBreaker, CircuitBreakerTarget, decide, generate_traced
+from ..targets.modeling import decoder_layers
+from .activations import CaptureSpec, capture, response_activations
 from .data import probe_splits
 from .linear import accuracy_by_layer, fit_probe, threshold_at_fpr
 from .refusal_direction import measure_interventions as _refusal_directions

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import BadInput
 from ..records import read_json, write_json
-from .figures import file_uri, png_uri
+from ..figures import file_uri, png_uri
 from .redteam import redteam_plots
 
 

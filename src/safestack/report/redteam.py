@@ -3,7 +3,7 @@ against the number of faux dialogues N (few-/many-shot) and against the query bu
 
 from __future__ import annotations
 
-from .figures import png_uri
+from ..figures import png_uri
 
 
 def _series(d: dict) -> list[tuple[int, object]]:

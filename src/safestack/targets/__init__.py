@@ -24,7 +24,7 @@ def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto
             raise BadInput("target 'hf:': missing model path or hub id")
         return HFTarget(path, dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
     if spec.startswith("cb:"):  # circuit breaker around a local model: cb:<default|hf:PATH>?probe=FILE[&k=N]
-        from ..probes.circuit_breaker import parse_cb_spec
+        from .circuit_breaker import parse_cb_spec
 
         return parse_cb_spec(spec[3:], dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
     if spec.startswith("openai:"):

@@ -120,9 +120,9 @@ def supports_packing(model, width: int) -> bool:
     if window and width > window:
         return False
     try:
-        from ..train.frozen_cache import decoder_layers
+        from .modeling import decoder_stack
 
-        decoder_layers(model)
+        decoder_stack(model)
     except ValueError:
         return False
     return model.get_output_embeddings() is not None
@@ -166,9 +166,9 @@ def score_rows(model, rows: Sequence[Row], pad_id: int, head_rows: int = 2048) -
     The LM head and log-softmax run over at most ``head_rows`` gathered states at a time ([rows, V] floats)."""
     import torch
 
-    from ..train.frozen_cache import decoder_layers
+    from .modeling import decoder_stack
 
-    inner, _ = decoder_layers(model)
+    inner, _ = decoder_stack(model)
     impl = getattr(model.config, "_attn_implementation", "sdpa") or "sdpa"
     emb = model.get_input_embeddings().weight
     float_mask = (emb.dtype if emb.dtype.is_floating_point else torch.float32) if impl == "eager" else None

@@ -237,6 +237,6 @@ def plot_curves(rows: Sequence[CheckpointEval], path: str | Path, title: str = "
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
-    from ..report.figures import save_png
+    from ..figures import save_png
 
     return save_png(fig, path)

@@ -16,22 +16,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-
-def decoder_layers(model) -> Any:
-    m = model
-    for attr in ("get_base_model",):
-        if hasattr(m, attr):
-            m = m.get_base_model()
-    inner = getattr(m, getattr(m, "base_model_prefix", "model"), None)
-    layers = getattr(inner, "layers", None)
-    if layers is None:
-        raise ValueError(f"frozen-layer cache: cannot find decoder layers in {type(m).__name__}")
-    return inner, layers
+from ..targets.modeling import decoder_stack
 
 
 class FrozenPrefixCache:
     def __init__(self, model, k: int, max_bytes: float = 2e9):
-        self.inner, self.layers = decoder_layers(model)
+        self.inner, self.layers = decoder_stack(model)
         if not 0 < k < len(self.layers):
             raise ValueError(f"frozen-layer cache: k={k} must be in 1..{len(self.layers) - 1}")
         for layer in self.layers[:k]:

@@ -47,9 +47,9 @@ class _Plan:
 
 class PairPrefixSharing:
     def __init__(self, model, min_shared: int = 4):
-        from .frozen_cache import decoder_layers
+        from ..targets.modeling import decoder_stack
 
-        self.inner, _ = decoder_layers(model)
+        self.inner, _ = decoder_stack(model)
         import inspect
 
         config = getattr(self.inner, "config", None)

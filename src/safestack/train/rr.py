@@ -119,9 +119,9 @@ def _stack_depth(inner, depth: int):
 
 def capture(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Sequence[int]) -> torch.Tensor:
     """Residual stream after each of ``layers``: [L, B, T, d]. The forward stops after the deepest one."""
-    from .frozen_cache import decoder_layers
+    from ..targets.modeling import decoder_stack
 
-    inner, blocks = decoder_layers(_unwrap(model))
+    inner, blocks = decoder_stack(_unwrap(model))
     grabbed: dict[int, torch.Tensor] = {}
     hooks = [blocks[l].register_forward_hook(lambda _m, _i, o, l=l: grabbed.__setitem__(
         l, o[0] if isinstance(o, tuple) else o)) for l in layers]

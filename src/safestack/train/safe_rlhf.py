@@ -259,7 +259,7 @@ def plot_lagrange(rows: Sequence[LagrangeStep], path: str | Path, tau: float | N
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
     ax.set_title("safe RLHF: Lagrange multiplier and cost")
     fig.tight_layout()
-    from ..report.figures import save_png
+    from ..figures import save_png
 
     return save_png(fig, path)
 

@@ -26,11 +26,53 @@ import numpy as np
 
 from ..errors import BadInput
 from ..records import Message, write_json
-from ..targets.base import GenParams
-from .activations import decoder_layers, residual_hooks
-from .linear import LinearProbe
+from .base import GenParams
+from .modeling import decoder_layers, residual_hooks
 
 REFUSAL = "I'm sorry, but I can't help with that request."
+
+
+@dataclass
+class LinearProbe:
+    """``logit(x) = ((x − μ) / σ) · w + b`` on one layer's residual stream (fitted by ``probes.linear.fit_probe``)."""
+
+    layer: int
+    w: np.ndarray  # [d]
+    b: float
+    mu: np.ndarray  # [d]
+    sigma: np.ndarray  # [d]
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        """x: [..., d] → [...]"""
+        return ((np.asarray(x, dtype=np.float64) - self.mu) / self.sigma) @ self.w + self.b
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    def torch_params(self, device, dtype):
+        """(v [d], c) with ``logit(x) = x · v + c`` — one dot product per token at generation time."""
+        import torch
+
+        v = self.w / self.sigma
+        c = self.b - float(np.sum(self.mu * v))
+        return torch.tensor(v, device=device, dtype=dtype), c
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "w": self.w.tolist(), "b": self.b, "mu": self.mu.tolist(),
+                "sigma": self.sigma.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "probe") -> "LinearProbe":
+        try:
+            w, mu, sigma = (np.asarray(d[k], dtype=np.float64) for k in ("w", "mu", "sigma"))
+            layer, b = int(d["layer"]), float(d["b"])
+        except KeyError as e:
+            raise BadInput(f"{where}: missing field {e.args[0]!r}") from None
+        except (TypeError, ValueError) as e:
+            raise BadInput(f"{where}: malformed probe ({e})") from None
+        if not (w.shape == mu.shape == sigma.shape and w.ndim == 1):
+            raise BadInput(f"{where}: fields 'w', 'mu', 'sigma' must be vectors of one length")
+        return cls(layer, w, b, mu, sigma)
 
 
 @dataclass
@@ -257,7 +299,7 @@ class CircuitBreakerTarget:
 
 def parse_cb_spec(rest: str, **target_kw) -> CircuitBreakerTarget:
     """``<hf spec>?probe=FILE[&k=N]`` → a circuit-breaker target, e.g. ``cb:default?probe=runs/probe/cb.json``."""
-    from ..targets import load_target
+    from . import load_target
 
     base_spec, sep, query = rest.rpartition("?")
     if not sep:
