@@ -18,12 +18,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import ValidationError
 
 from ..serve.openai_app import ChatRequest, completion_body, error_body, gen_params, sse_chunk
+from ..serve.upstream import UpstreamClients, stream_reply
 from ..targets.base import Target
 from .audit import AuditEvent, AuditLog
 from .metrics import Metrics
 from .policy import Decision, Guard
 from .ratelimit import RateLimiter, retry_after_header
-from .upstream import UpstreamClients, stream_reply
 from .usage import UsageCounter
 
 

@@ -99,7 +99,7 @@ def error_body(message: str, type_: str = "invalid_request_error", code: str | N
 
 
 async def _sse(cid: str, created: int, model: str, target: Target, messages, params: GenParams):
-    from ..guard.upstream import stream_reply
+    from .upstream import stream_reply
 
     yield sse_chunk(cid, created, model, {"role": "assistant", "content": ""})
     async for delta in stream_reply(target, messages, params):

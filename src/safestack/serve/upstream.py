@@ -1,4 +1,4 @@
-"""Streaming from the proxy's upstream target.
+"""Streaming from an upstream target: for `safestack serve` and the guard proxy.
 
 An ``openai:`` target is streamed for real (``stream: true``, server-sent events read as they arrive, through the
 target's own base URL, key and httpx transport). A target with a ``stream(conversation, params)`` async iterator
@@ -44,7 +44,7 @@ class UpstreamClients:
             return await target._one(self.client(target), self.sem, list(messages), params)
         b = self.batchers.get(id(target))
         if b is None:
-            from ..serve.batcher import Batcher
+            from .batcher import Batcher
 
             b = self.batchers[id(target)] = Batcher(target)
         return await b.generate(messages, params)
