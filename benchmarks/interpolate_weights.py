@@ -30,13 +30,11 @@ def main() -> None:
 
     from safestack.judges import make_judge
     from safestack.judges.base import JudgeItem
-    from safestack.pipeline import model_path_of
     from safestack.records import read_jsonl, user
-    from safestack.targets import GenParams
+    from safestack.targets import GenParams, model_path_of
     from safestack.targets.hf import HFTarget
 
-    path = lambda spec: model_path_of(spec) if spec == "default" or spec.startswith("hf:") else spec  # noqa: E731
-    pa, pb = path(a.a), path(a.b)
+    pa, pb = model_path_of(a.a), model_path_of(a.b)
     tok = AutoTokenizer.from_pretrained(pb)
     ma = AutoModelForCausalLM.from_pretrained(pa, dtype=torch.float32).state_dict()
     mb = AutoModelForCausalLM.from_pretrained(pb, dtype=torch.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import BadInput
 from .base import GenParams, LoglikTarget, Target
 
-__all__ = ["GenParams", "LoglikTarget", "Target", "load_target"]
+__all__ = ["GenParams", "LoglikTarget", "Target", "load_target", "model_path_of"]
 
 
 def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto", device: str = "auto",
@@ -33,3 +33,16 @@ def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto
         return parse_openai_spec(spec[7:], api_key_env=api_key_env, concurrency=concurrency,
                                  system_prompt=system_prompt)
     raise BadInput(f"unknown target spec '{spec}' (use default, hf:<path>, openai:<model>@<base_url>, or cb:<default|hf:path>?probe=FILE)")
+
+
+def model_path_of(spec: str) -> str:
+    """The local weights behind a target spec, for training and weight surgery: ``default`` → the embedded model's
+    directory, ``hf:PATH`` → PATH, a plain path → itself; API and wrapped targets have no weights to train."""
+    if spec == "default":
+        from .default import default_model_dir
+
+        return str(default_model_dir())
+    if spec.startswith(("openai:", "cb:")):
+        raise BadInput(f"target '{spec}': training needs local weights (default or hf:<path>), not an API or "
+                       "wrapped target")
+    return spec[3:] if spec.startswith("hf:") else spec

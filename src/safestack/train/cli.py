@@ -12,7 +12,7 @@ METHODS = ("sft", "dpo", "rr", "reward", "safe-rlhf")
 
 def run_train(method: str, model: str, data: Path, out: Path, config: Path | None, log: Callable = print) -> str:
     """Train with ``method``; returns a one-line summary. ``model`` is a target spec (default, hf:PATH)."""
-    from ..pipeline import model_path_of
+    from ..targets import model_path_of
     from .config import DPOSettings, RewardSettings, RRSettings, SafeRLHFSettings, SFTSettings, from_dict, load_yaml
 
     settings = {"sft": SFTSettings, "dpo": DPOSettings, "rr": RRSettings, "reward": RewardSettings,

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
 from ..errors import BadInput
+from ..targets import model_path_of
 from .config import RRSettings
 from .rr_data import KINDS, RRPairs, encode_rows, load_rr_rows, make_collator, pad_rows  # noqa: F401 (re-exported)
 
@@ -264,17 +265,6 @@ def check_settings(cfg: RRSettings) -> None:
     if not cfg.lora.enabled or cfg.lora.top_layers is not None:
         raise BadInput("config: RR trains a LoRA adapter (lora.enabled: true) on transform_layers "
                        "(leave lora.top_layers unset)")
-
-
-def model_path_of(spec: str) -> str:
-    """``default`` → the embedded model's directory, ``hf:PATH`` → PATH, anything else is taken as a path."""
-    if spec == "default":
-        from ..targets.default import default_model_dir
-
-        return str(default_model_dir())
-    if spec.startswith("openai:"):
-        raise BadInput(f"target '{spec}': training needs local weights (default or hf:<path>), not an API target")
-    return spec[3:] if spec.startswith("hf:") else spec
 
 
 def prepare_model(model_path: str, cfg: RRSettings):
