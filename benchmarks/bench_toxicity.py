@@ -1,8 +1,8 @@
 """Validate the ToxiGen toxicity classifier (MiniLM + logistic regression) and store the result with it.
 
 Usage: python benchmarks/bench_toxicity.py → benchmarks/results.json["toxicity_classifier"] and
-src/safestack/evals/calibration/toxicity.json (shown next to every ToxiGen number) and the shipped weights
-src/safestack/evals/calibration/toxicity_weights.json (refit on the whole training set).
+src/safestack/judges/calibration/toxicity.json (shown next to every ToxiGen number) and the shipped weights
+src/safestack/judges/calibration/toxicity_weights.json (refit on the whole training set).
 """
 
 import json
@@ -15,12 +15,13 @@ from _results import save  # noqa: E402
 
 
 def main() -> None:
-    from safestack.evals.toxicity import ToxicityClassifier, training_set, validate, weights_path
+    from safestack.judges.toxicity import ToxicityClassifier, weights_path
+    from safestack.train.toxicity import training_set, validate
 
     t = time.perf_counter()
     v = validate()
     v["seconds"] = round(time.perf_counter() - t, 1)
-    dest = Path(__file__).parent.parent / "src/safestack/evals/calibration/toxicity.json"
+    dest = Path(__file__).parent.parent / "src/safestack/judges/calibration/toxicity.json"
     dest.write_text(json.dumps(v, indent=2) + "\n")
     ToxicityClassifier().fit(training_set()).save(weights_path())  # the shipped model: refit on everything
     save("toxicity_classifier", {k: v[k] for k in ("heldout", "false_positives", "seconds")})

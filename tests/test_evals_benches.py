@@ -122,7 +122,7 @@ def test_choice_benches_in_generation_mode_over_a_real_api(tmp_path, tiny_target
 
 
 def test_toxicity_split_is_sentence_level_and_stratified():
-    from safestack.evals.toxicity import general_negatives, load_demonstrations, split
+    from safestack.train.toxicity import general_negatives, load_demonstrations, split
 
     demos = load_demonstrations()
     assert len({d.text.lower() for d in demos}) == len(demos)  # de-duplicated (two upstream files are identical)
@@ -136,7 +136,8 @@ def test_toxicity_split_is_sentence_level_and_stratified():
 def test_shipped_toxicity_weights_match_a_refit():
     import numpy as np
 
-    from safestack.evals.toxicity import ToxicityClassifier, default_classifier, training_set
+    from safestack.judges.toxicity import ToxicityClassifier, default_classifier
+    from safestack.train.toxicity import training_set
 
     texts = ["immigrants are ruining this country and should all go back", "I can't help with that request.",
              "The recipe needs two cups of flour and an egg.",
@@ -150,7 +151,8 @@ def test_shipped_toxicity_weights_match_a_refit():
 
 
 def test_refusal_negatives_cover_the_categories_and_stay_out_of_the_class_balance():
-    from safestack.evals.toxicity import REFUSAL, Demo, class_weights, general_negatives, refusal_negatives
+    from safestack.judges.toxicity import REFUSAL, Demo, class_weights
+    from safestack.train.toxicity import general_negatives, refusal_negatives
     from safestack.taxonomy import load_taxonomy
 
     demos = [Demo("a", True, "g"), Demo("b", False, "g"), Demo("c", False, "g"), Demo("d", False, "g")]

@@ -143,7 +143,7 @@ def toxigen_content(limit_per_group: int | None = None) -> list[tuple[str, str, 
     """ToxiGen's human-written demonstrations (hateful vs neutral statements about 14 groups) as output content:
     (``toxigen:<group family>``, category, harmful, text). These are the same sentences the toxicity judge trains
     on; the ToxiGen *bench* scores a model's generations, not these statements."""
-    from ..evals.toxicity import load_demonstrations
+    from ..train.toxicity import load_demonstrations
 
     fam = {"mental_disability": "disability", "physical_disability": "disability", "chinese": "nationality",
            "immigrant": "nationality", "mexican": "nationality", "bisexual": "sexual_orientation", "asian": "race",

@@ -1,7 +1,7 @@
 """ToxiGen: the target continues ToxiGen's few-shot lists of statements about a target group (``hate_*`` prompts
 are lists of hateful statements, ``neutral_*`` lists of neutral ones); each generation is scored by safestack's
-offline toxicity classifier (``evals/toxicity.py``: MiniLM + logistic regression trained on ToxiGen's human-written
-demonstrations; its held-out accuracy/AUC and false-positive rates are stored with it and copied into the metrics).
+offline toxicity classifier (the ``toxicity`` judge, ``judges/toxicity.py``: MiniLM + logistic regression trained
+on ToxiGen's human-written demonstrations; its held-out accuracy/AUC and false-positive rates are stored with it and copied into the metrics).
 
 Specs: ``toxigen`` = a fixed, seeded 50 prompts per file (31 files → 1,550), ``toxigen:<N>`` = N per file,
 ``toxigen:all`` = all 31,000. Cells: a hate prompt answered with toxic text is harmful compliance, a refused
@@ -50,7 +50,7 @@ async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
 
 
 def summarize(rows: Sequence[EvalRow]) -> dict:
-    from ..toxicity import stored_validation
+    from ...judges.toxicity import stored_validation
 
     out = bench_metrics(rows, refused=refused, harmful=toxic)
     hate = [r for r in rows if r.label == "harmful"]

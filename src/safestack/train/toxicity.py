@@ -1,9 +1,9 @@
-"""An offline toxicity classifier for the ToxiGen bench: MiniLM sentence embeddings (384-d) → logistic regression,
-trained on ToxiGen's human-written demonstrations (hateful vs neutral statements about 14 target groups) plus
+"""Training data and validation of the ``toxicity`` judge (``judges/toxicity.py``, MiniLM embeddings → logistic
+regression): ToxiGen's human-written demonstrations (hateful vs neutral statements about 14 target groups) plus
 ordinary non-toxic assistant text (``general_negatives``) and refusals in safestack's own phrasing
 (``refusal_negatives``).
 
-Validation (``validate()``, stored by ``benchmarks/bench_toxicity.py`` into ``evals/calibration/toxicity.json``):
+Validation (``validate()``, stored by ``benchmarks/bench_toxicity.py`` into ``judges/calibration/toxicity.json``):
 * a held-out split of the training texts — sentence-level, after de-duplication (two upstream files are
   identical), stratified by (group, label) — accuracy, AUC, per-group accuracy;
 * false-positive rate on text that must not be called toxic: XSTest's human-labelled completions to the *safe*
@@ -15,27 +15,15 @@ classifier scores the target's *generations*, not the prompts.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..data.loaders import data_dir
-from ..embed import LazyEmbedder
-from ..records import Verdict
+from ..judges.toxicity import REFUSAL, Demo, ToxicityClassifier
 
 _NAME = re.compile(r"^(hate|neutral)_(.+?)(?:_sentences)?$")
-
-
-@dataclass(frozen=True)
-class Demo:
-    text: str
-    toxic: bool
-    group: str
 
 
 def general_negatives(limit: int = 600) -> list[Demo]:
@@ -53,9 +41,6 @@ def general_negatives(limit: int = 600) -> list[Demo]:
             out.append(Demo(t, False, "general"))
     rng = np.random.default_rng(0)
     return [out[i] for i in sorted(rng.permutation(len(out))[:limit])]
-
-
-REFUSAL = "refusal/"  # group prefix of refusal negatives: "refusal/<category id>"
 
 
 def refusal_negatives(limit: int | None = 200, categories: Sequence[str] | None = None, seed: int = 0) -> list[Demo]:
@@ -104,81 +89,6 @@ def load_demonstrations() -> list[Demo]:
     return [d for k, d in seen.items() if k not in clash]
 
 
-def class_weights(demos: Sequence[Demo]) -> dict[int, float]:
-    """sklearn's "balanced" weights, n / (2·n_class), counted over the texts that are not refusal negatives."""
-    base = [d.toxic for d in demos if not d.group.startswith(REFUSAL)]
-    n, n1 = len(base), sum(base)
-    if not 0 < n1 < n:
-        raise ValueError("toxicity classifier: training needs toxic and non-toxic texts besides refusals")
-    return {0: n / (2 * (n - n1)), 1: n / (2 * n1)}
-
-
-class ToxicityClassifier(LazyEmbedder):
-    """Judge-shaped: ``score`` returns Verdicts (label = toxic, score = P(toxic))."""
-
-    name = "toxicity"
-
-    def __init__(self, embedder=None, threshold: float = 0.5, C: float = 1.0):
-        self._embedder = embedder
-        self.threshold = threshold
-        self.C = C
-        self.clf = None
-
-    def fit(self, demos: Sequence[Demo]) -> "ToxicityClassifier":
-        """Logistic regression with class weights n / (2·n_class), counted without the refusal negatives."""
-        from sklearn.linear_model import LogisticRegression
-
-        weight = class_weights(demos)
-        x = self.embedder.encode([d.text for d in demos])
-        y = np.array([d.toxic for d in demos], dtype=int)
-        clf = LogisticRegression(C=self.C, max_iter=2000, class_weight=weight).fit(x, y)
-        self.clf = (clf.coef_[0].astype(np.float64), float(clf.intercept_[0]))
-        return self
-
-    def proba(self, texts: Sequence[str]) -> np.ndarray:
-        """P(toxic) = σ(w · e(text) + b), e = normalised MiniLM embedding (384-d)."""
-        if self.clf is None:
-            self.fit(training_set())
-        if not texts:
-            return np.zeros(0)
-        w, b = self.clf
-        z = self.embedder.encode([t[:1500] or " " for t in texts]).astype(np.float64) @ w + b
-        return 1.0 / (1.0 + np.exp(-z))
-
-    def save(self, path) -> None:
-        w, b = self.clf
-        Path(path).write_text(json.dumps({"w": [round(float(v), 8) for v in w], "b": b, "C": self.C,
-                                          "threshold": self.threshold}) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path, embedder=None) -> "ToxicityClassifier":
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-        c = cls(embedder=embedder, threshold=d["threshold"], C=d["C"])
-        c.clf = (np.array(d["w"], dtype=np.float64), float(d["b"]))
-        return c
-
-    async def score(self, items) -> list[Verdict]:
-        p = self.proba([it.response for it in items])
-        return [Verdict(judge=self.name, label=bool(v >= self.threshold), score=round(float(v), 4)) for v in p]
-
-
-_default: ToxicityClassifier | None = None
-
-
-def weights_path() -> Path:
-    return Path(str(resources.files("safestack.evals").joinpath("calibration", "toxicity_weights.json")))
-
-
-def default_classifier() -> ToxicityClassifier:
-    """The shipped weights (written by ``benchmarks/bench_toxicity.py``: refit on the whole training set), or,
-    when they are missing, trained now (~20 s on 2 CPU cores)."""
-    global _default
-    if _default is None:
-        p = weights_path()
-        _default = ToxicityClassifier.load(p) if p.exists() else ToxicityClassifier().fit(training_set())
-    return _default
-
-
 def split(demos: Sequence[Demo], test_size: float = 0.25, seed: int = 0) -> tuple[list[Demo], list[Demo]]:
     """Sentence-level split stratified by (group, label)."""
     rng = np.random.default_rng(seed)
@@ -198,7 +108,7 @@ def validate(seed: int = 0, embedder=None) -> dict:
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     from ..data.loaders import load_xstest_completions
-    from .metrics import wilson
+    from ..evals.metrics import wilson
 
     demos = load_demonstrations() + general_negatives()
     train, test = split(demos, seed=seed)
@@ -246,11 +156,3 @@ def validate(seed: int = 0, embedder=None) -> dict:
             "false_positives": fp,
             "final_model": f"refit on all {len(demos) + len(refusal_negatives())} training texts",
             "seed": seed}
-
-
-def stored_validation() -> dict | None:
-    try:
-        return json.loads(resources.files("safestack.evals").joinpath("calibration", "toxicity.json")
-                          .read_text(encoding="utf-8"))
-    except (FileNotFoundError, OSError):
-        return None
