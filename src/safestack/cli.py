@@ -59,8 +59,9 @@ def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--
         gates: Optional[Path] = typer.Option(None, "--gates", help="gates YAML: exit 1 when the final round fails "
                                              "them (without it gates are reported, not enforced)")):
     """The closed loop: red team → datagen → DPO → eval before/after (rounds until the gates pass) → report."""
+    from .api import run_loop
     from .errors import GateFailed
-    from .pipeline import load_run_config, run_pipeline
+    from .pipeline import load_run_config
 
     cfg = load_run_config(str(config) if config else None, target if target != "default" or not config else None)
     if gates is not None:
@@ -70,7 +71,7 @@ def run(target: str = TargetOpt, config: Optional[Path] = typer.Option(None, "--
     from .review import ReviewPending
 
     try:
-        rep = run_pipeline(cfg, out, resume=resume, console=console)
+        rep = run_loop(out, config=cfg, resume=resume, console=console)
     except ReviewPending as e:
         console.print(f"[bold yellow]paused:[/bold yellow] {e}")
         raise typer.Exit(e.exit_code) from None
@@ -288,42 +289,27 @@ def judge_train(out: Path = typer.Option(..., "--out", help="weights: OUT.json (
                                         "leave-one-family-out) before the final fit"),
                 labels: Optional[list[Path]] = typer.Option(None, "--labels", help="xenc: JSONL rows {prompt, "
                                                             "response, refusal?, harm?}, one more source each"),
-                epochs: int = typer.Option(TrainDefaults.epochs, "--epochs", help="xenc"),
-                train_layers: int = typer.Option(TrainDefaults.train_layers, "--train-layers",
-                                                 help="xenc: top MiniLM layers fine-tuned (6 = all)"),
-                lr: float = typer.Option(TrainDefaults.lr, "--lr", help="xenc"),
+                epochs: Optional[int] = typer.Option(None, "--epochs",
+                                                     help=f"xenc (default {TrainDefaults.epochs})"),
+                train_layers: Optional[int] = typer.Option(None, "--train-layers", help="xenc: top MiniLM layers "
+                                                           f"fine-tuned, 6 = all (default {TrainDefaults.train_layers})"),
+                lr: Optional[float] = typer.Option(None, "--lr", help=f"xenc (default {TrainDefaults.lr})"),
                 regression: Optional[Path] = typer.Option(None, "--regression", help="hand-checked JSONL scored "
                                                           "after training (default: tests/data/"
                                                           "judge_regression.jsonl when present)"),
-                store: bool = typer.Option(False, "--store", help="robust: also ship as the packaged default judges")):
+                store: bool = typer.Option(False, "--store", help="robust: also install as the packaged default "
+                                           "judges (writes into the installed package)")):
     """Train the learned judges (refusal + harm); every number it prints is held out: leave-one-source-out, XSTest
     leave-one-family-out, and a regression file never trained on."""
-    import shutil
-
+    from .api import train_judges
     from .judges.training import summary_lines
 
-    reg = regression or (REGRESSION if REGRESSION.exists() else None)
-    log = lambda m: console.print(m)  # noqa: E731
-    if model == "robust":
-        from .judges.robust import packaged_path
-        from .train.judges import train_default_judges
-
-        dst = out if out.suffix == ".json" else out.with_suffix(".json")
-        meta = train_default_judges(dst, cv=cv, regression_file=reg, log=log)
-        if store:
-            shutil.copyfile(dst, packaged_path())
-            out_console.print(f"stored as the packaged default judges → {packaged_path()}")
-    elif model == "xenc":
-        from .judges.crossenc import TrainConfig
-        from .judges.training import train_judges
-
-        cfg = TrainConfig(epochs=epochs, train_layers=train_layers, lr=lr)
-        meta = train_judges(out, files=[str(f) for f in labels or []], cv=cv, cfg=cfg, regression_file=reg, log=log)
-    else:
-        raise BadInput(f"judge train: unknown --model '{model}' (robust, xenc)")
+    meta = train_judges(out, model=model, cv=cv, labels=labels or [], epochs=epochs, train_layers=train_layers,
+                        lr=lr, regression=regression or (REGRESSION if REGRESSION.exists() else None), store=store,
+                        log=lambda m: console.print(m))
     for line in summary_lines(meta):
         out_console.print(line)
-    out_console.print(f"weights → {out}")
+    out_console.print(f"weights → {meta['weights']}")
 
 
 @judge_app.callback()
