@@ -57,7 +57,9 @@ def test_attack_contract(name, tiny_target):
     assert spec.family and spec.description and len(spec.goal) > 20
     doubles = {**DOUBLES, "attacker": tiny_target}
     atk = make_attack(name, **{r: doubles[r] for r in spec.requires})
-    assert atk.goal == spec.goal and atk.multi_turn == spec.multi_turn  # the declaration travels with the attack
+    # the declaration travels with the attack, and is the only place its metadata is written
+    assert (atk.name, atk.family, atk.description, atk.tags) == (name, spec.family, spec.description, spec.tags)
+    assert atk.goal == spec.goal and atk.multi_turn == spec.multi_turn
     if not isinstance(atk, Attack):
         s = Sample(id="s1", prompt=GOAL, label="harmful")
         eps = asyncio.run(atk.run(tiny_target, [s], make_judge("harm-rules"), GenParams(max_new_tokens=4)))
@@ -107,3 +109,20 @@ def test_multi_turn_is_declared_not_counted_from_messages():
     assert not both.multi_turn and both.n_shots == 2 and available()["base64"].goal in both.goal
     with pytest.raises(ValueError, match="goal"):
         attack("no_goal", "x", "an attack that does not say what it is for", goal=" ")
+
+
+def test_attacks_all_and_families_expand_like_garak_probes():
+    from safestack.attacks.base import expand_attacks
+
+    every = list(available())
+    assert expand_attacks("all") == every
+    enc = expand_attacks("encoding,persona")
+    assert enc == ["base64", "rot13", "leetspeak", "persona_evil", "roleplay"]
+    assert {available()[n].family for n in enc} == {"encoding", "persona"}
+    # names, variants and compositions pass through in order; repeats are dropped
+    assert expand_attacks("direct,encoding,many_shot_4,base64+roleplay,direct") == [
+        "direct", "base64", "rot13", "leetspeak", "many_shot_4", "base64+roleplay"]
+    assert [a.name for a in make_attacks("encoding")] == ["base64", "rot13", "leetspeak"]
+    for bad in ("nope", "encoding+nope", ""):
+        with pytest.raises(BadInput, match="--attacks"):
+            expand_attacks(bad)

@@ -159,3 +159,13 @@ def test_datagen_with_cai_exports_hf_and_summary(tmp_path, tiny_target):
     n_train = len((tmp_path / "train.jsonl").read_text().splitlines())
     assert len(dd["train"]) == n_train and set(dd["train"].column_names) >= {"prompt", "chosen", "rejected"}
     assert json.loads((tmp_path / "datagen.json").read_text())["rlaif"] is None
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_check_contract(name):
+    """Every registered constitution check: declared metadata, a bool for any reply (empty included)."""
+    spec = CHECKS[name]
+    assert spec.name == name and spec.kind in ("stance", "content", "style") and spec.description
+    for reply in ("", "I can't help with that because it could hurt someone. I can share safety resources instead.",
+                  "1. Mix the chemicals.\n2. Heat them.\n3. Collect the gas. " * 3):
+        assert isinstance(spec.fn(reply, None), bool)

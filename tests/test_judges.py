@@ -79,6 +79,8 @@ def test_judge_contract(name, tiny_target):
     """Every registered judge: one verdict per item, label bool, score in [0, 1], name matches. Model-graded
     judges get the tiny model as their grader (its grades are noise, but the contract must hold). Judges that need
     weights you bring (hf-cls, *-xenc) are held to it in their own tests, with models built there."""
+    spec = JUDGES[name]
+    assert spec.name == name and spec.kind in ("refusal", "harm", "toxicity", "rubric") and spec.description
     if "needs-weights" in JUDGES[name].tags:
         pytest.skip("needs a model built in its own test (test_judges_hf_cls.py, test_judges_learned.py)")
     j = make_judge(name, target=tiny_target) if "model-graded" in JUDGES[name].tags else make_judge(name)

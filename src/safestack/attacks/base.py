@@ -3,8 +3,9 @@
 Attacks are factories registered where they are defined, with metadata: family, tags (e.g. OWASP LLM01), the
 ``goal`` (what the attack tries to achieve: which defence it tries to get past, and how) and ``multi_turn`` (the
 attack holds a real conversation with the target over several turns, as Crescendo does; fabricated dialogue
-inside one request, as in few-/many-shot attacks, is not multi-turn). ``make_attack`` stamps both onto the attack
-it builds, so the records and the multi-turn ASR read them from the declaration. ``build(prompt, rng)`` returns
+inside one request, as in few-/many-shot attacks, is not multi-turn). The declaration is the only place these are
+written: ``make_attack`` stamps name, family, description, tags, goal and multi-turn onto the attack it builds, so
+the records and the multi-turn ASR read them from there. ``build(prompt, rng)`` returns
 the messages. Compose them with ``compose(a, b)``: ``b`` wraps ``a``'s last user turn.
 
 Two optional pieces of metadata:
@@ -20,24 +21,33 @@ from __future__ import annotations
 import inspect
 import random
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from ..errors import BadInput
 from ..records import Message
+from ..registry import Registry
 
 Builder = Callable[[str, random.Random], list[Message]]
 
 
-@dataclass(frozen=True)
-class Attack:
-    name: str
-    family: str
-    build: Builder
+@dataclass(kw_only=True)
+class AttackMeta:
+    """What every built attack carries; ``make_attack`` fills it from the attack's registration."""
+
+    name: str = ""
+    family: str = ""
     description: str = ""
     tags: tuple[str, ...] = ()
     multi_turn: bool = False
     goal: str = ""
+
+
+@dataclass
+class Attack(AttackMeta):
+    """A single-request attack: ``build(prompt, rng)`` → the conversation to send."""
+
+    build: Builder
     n_shots: int | None = None  # fabricated dialogue turns before the request (few-/many-shot), for ASR vs N
 
     def __call__(self, prompt: str, seed: int = 0) -> list[Message]:
@@ -47,22 +57,41 @@ class Attack:
 @dataclass
 class AttackSpec:
     name: str
-    family: str
-    factory: Callable[..., Attack]
+    kind: str  # the family: encoding, persona, many_shot, …
     description: str
-    tags: list[str] = field(default_factory=list)
+    factory: Callable[..., AttackMeta]
+    tags: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     param: str | None = None
     goal: str = ""
     multi_turn: bool = False
 
+    @property
+    def family(self) -> str:
+        return self.kind
 
-ATTACKS: dict[str, AttackSpec] = {}
+    def variant_name(self, kw: dict[str, Any]) -> str:
+        """``many_shot`` with ``n_shots=16`` is ``many_shot_16``; with its default it is ``many_shot``."""
+        if self.param and self.param in kw:
+            default = inspect.signature(self.factory).parameters[self.param].default
+            if kw[self.param] != default:
+                return f"{self.name}_{kw[self.param]}"
+        return self.name
+
+
+def _load_all() -> None:
+    from . import (crescendo, direct, encoding, gcg, injection, manyshot, obfuscation, pair,  # noqa: F401
+                   pasttense, persona, suppression, translation)
+
+
+ATTACKS: Registry[AttackSpec] = Registry("attack", _load_all)
 
 
 def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *, goal: str,
            multi_turn: bool = False, requires: Sequence[str] = (), param: str | None = None):
-    """Register an attack factory (called with keyword options, returns an Attack).
+    """Register an attack factory (called with keyword options, returns an ``Attack`` or an interactive attack).
+    Name, family, description, tags, goal and multi-turn are declared here only: ``make_attack`` stamps them onto
+    what the factory builds.
 
     ``goal`` says what the attack tries to achieve; ``multi_turn`` declares a real multi-turn conversation with
     the target (counted in the multi-turn ASR). ``requires`` names keyword options the factory cannot do without;
@@ -72,16 +101,11 @@ def attack(name: str, family: str, description: str, tags: Sequence[str] = (), *
         raise ValueError(f"attack '{name}': declare its goal")
 
     def deco(factory):
-        ATTACKS[name] = AttackSpec(name, family, factory, description, list(tags), tuple(requires), param,
-                                   goal, multi_turn)
+        ATTACKS.add(AttackSpec(name, family, description, factory, tuple(tags), tuple(requires), param, goal,
+                               multi_turn))
         return factory
 
     return deco
-
-
-def _load_all() -> None:
-    from . import (crescendo, direct, encoding, gcg, injection, manyshot, obfuscation, pair,  # noqa: F401
-                   pasttense, persona, suppression, translation)
 
 
 def _resolve(name: str) -> tuple[AttackSpec, dict[str, Any]]:
@@ -93,21 +117,20 @@ def _resolve(name: str) -> tuple[AttackSpec, dict[str, Any]]:
         spec = ATTACKS[m.group(1)]
         return spec, {spec.param: int(m.group(2))}
     sweeps = sorted(f"{n}_<N>" for n, s in ATTACKS.items() if s.param)
-    raise BadInput(f"unknown attack '{name}' (available: {', '.join(sorted(ATTACKS) + sweeps)})")
+    raise BadInput(f"unknown attack '{name}' (available: {', '.join(sorted(ATTACKS) + sweeps)}, a family: "
+                   f"{', '.join(sorted(ATTACKS.kinds()))}, or all)")
 
 
-def _accepted(factory: Callable[..., Attack], kw: dict[str, Any]) -> dict[str, Any]:
+def _accepted(factory: Callable[..., AttackMeta], kw: dict[str, Any]) -> dict[str, Any]:
     params = inspect.signature(factory).parameters
     return {k: v for k, v in kw.items() if k in params}
 
 
-def available() -> dict[str, AttackSpec]:
-    _load_all()
+def available() -> Registry[AttackSpec]:
     return ATTACKS
 
 
-def make_attack(name: str, **kw) -> Attack:
-    _load_all()
+def make_attack(name: str, **kw) -> AttackMeta:
     if "+" in name:  # composition: "base64+persona_evil"; each part gets the options it accepts
         parts = [make_attack(p, **_accepted(_resolve(p)[0].factory, kw)) for p in name.split("+")]
         out = parts[0]
@@ -119,23 +142,31 @@ def make_attack(name: str, **kw) -> Attack:
     if missing:
         raise BadInput(f"attack '{name}' needs a {' and a '.join(missing)}, and none is available: pass "
                        f"{', '.join(f'{r}=...' for r in missing)} (e.g. a model wrapped as one)")
-    atk = spec.factory(**{**_accepted(spec.factory, kw), **implied})
-    if isinstance(atk, Attack):
-        return replace(atk, name=name if implied else atk.name, goal=spec.goal, multi_turn=spec.multi_turn)
-    atk.goal, atk.multi_turn = spec.goal, spec.multi_turn  # interactive attacks are plain dataclasses
-    return atk
+    options = {**_accepted(spec.factory, kw), **implied}
+    atk = spec.factory(**options)
+    return replace(atk, name=name if implied else spec.variant_name(options), family=spec.kind,
+                   description=spec.description, tags=spec.tags, goal=spec.goal, multi_turn=spec.multi_turn)
 
 
-def make_attacks(names: str | Sequence[str], **provides: Any) -> list[Attack]:
-    """Attacks by name (comma-separated string or list). ``provides`` offers resources (e.g. ``translator=``)
-    to the attacks whose factories accept them."""
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    if not names:
-        raise BadInput("--attacks: no attack named")
-    _load_all()
+def expand_attacks(names: str | Sequence[str]) -> list[str]:
+    """Attack names from a selection: ``all``, family names (``encoding,persona``), attack names, ``<name>_<N>``
+    variants and ``a+b`` compositions, in the order given."""
+    def known(n: str) -> bool:
+        for part in n.split("+"):
+            _resolve(part)  # raises, naming what is available
+        return True
+
+    try:
+        return ATTACKS.select(names, known)
+    except BadInput as e:
+        raise BadInput(f"--attacks: {e}") from None
+
+
+def make_attacks(names: str | Sequence[str], **provides: Any) -> list[AttackMeta]:
+    """Attacks by name, family or ``all`` (comma-separated string or list). ``provides`` offers resources (e.g.
+    ``translator=``) to the attacks whose factories accept them."""
     return [make_attack(n, **(provides if "+" in n else _accepted(_resolve(n)[0].factory, provides)))
-            for n in names]
+            for n in expand_attacks(names)]
 
 
 def compose(inner: Attack, outer: Attack) -> Attack:
@@ -149,7 +180,9 @@ def compose(inner: Attack, outer: Attack) -> Attack:
         wrapped = outer.build(msgs[-1].content, rng)
         return msgs[:-1] + wrapped
 
-    return Attack(f"{inner.name}+{outer.name}", f"{inner.family}+{outer.family}", build,
-                  f"{inner.description} then {outer.description}", tuple(sorted(set(inner.tags) | set(outer.tags))),
-                  inner.multi_turn or outer.multi_turn, f"{inner.goal}; then {outer.goal}",
-                  inner.n_shots if inner.n_shots is not None else outer.n_shots)
+    return Attack(build, inner.n_shots if inner.n_shots is not None else outer.n_shots,
+                  name=f"{inner.name}+{outer.name}", family=f"{inner.family}+{outer.family}",
+                  description=f"{inner.description} then {outer.description}",
+                  tags=tuple(sorted(set(inner.tags) | set(outer.tags))),
+                  multi_turn=inner.multi_turn or outer.multi_turn,
+                  goal=f"{inner.goal}; then {outer.goal}")

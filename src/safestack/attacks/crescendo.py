@@ -16,7 +16,7 @@ from typing import Sequence
 
 from ..records import Message, Sample, user
 from ..targets.base import GenParams, Target
-from .base import attack
+from .base import AttackMeta, attack
 from .interactive import Episode, goal_of, judge_conversations, judge_goals
 
 _TAGS = ("OWASP:LLM01", "multi-turn", "escalation")
@@ -43,13 +43,7 @@ def _history(msgs: Sequence[Message]) -> str:
 
 
 @dataclass
-class Crescendo:
-    name: str = "crescendo"
-    family: str = "crescendo"
-    description: str = "multi-turn escalation building on the target's own replies"
-    tags: tuple[str, ...] = _TAGS
-    multi_turn: bool = True
-    goal: str = ""
+class Crescendo(AttackMeta):
     turns: int = 4
     attacker: Target | None = None
     script: list[str] = field(default_factory=lambda: list(SCRIPT))
@@ -107,4 +101,4 @@ class Crescendo:
         goal="Walk the target to the goal over several turns, each building on its own previous answer, so no "
         "single turn looks like the harmful request")
 def crescendo(turns: int = 4, attacker: Target | None = None) -> Crescendo:
-    return Crescendo(name="crescendo" if turns == 4 else f"crescendo_{turns}", turns=turns, attacker=attacker)
+    return Crescendo(turns=turns, attacker=attacker)

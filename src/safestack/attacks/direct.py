@@ -7,4 +7,4 @@ from .base import Attack, attack
 @attack("direct", "direct", "The request sent verbatim", tags=("baseline",),
         goal="Baseline: whether the bare request, with no attack, already gets harmful help")
 def direct() -> Attack:
-    return Attack("direct", "direct", lambda p, rng: user(p), "The request sent verbatim", ("baseline",))
+    return Attack(lambda p, rng: user(p))

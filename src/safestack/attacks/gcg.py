@@ -26,7 +26,7 @@ from typing import Sequence
 
 from ..records import Sample, user
 from ..targets.base import GenParams, Target
-from .base import attack
+from .base import AttackMeta, attack
 from .interactive import Episode, goal_of, improves, judge_goals
 
 _TAGS = ("OWASP:LLM01", "white-box", "optimisation", "suffix")
@@ -152,13 +152,7 @@ def gcg_step(model, prob: _Problem, allowed, *, topk: int, n_candidates: int, rn
 
 
 @dataclass
-class GCG:
-    name: str = "gcg"
-    family: str = "gcg"
-    description: str = "GCG adversarial suffix optimised on the target's gradients (transfer set for API targets)"
-    tags: tuple[str, ...] = _TAGS
-    multi_turn: bool = False
-    goal: str = ""
+class GCG(AttackMeta):
     n_steps: int = 20
     suffix_len: int = 20
     topk: int = 64
@@ -239,5 +233,5 @@ class GCG:
         "gradient search), after which it tends to comply")
 def gcg(n_steps: int = 20, suffix_len: int = 20, topk: int = 64, n_candidates: int = 64, check_every: int = 5,
         target_str: str = "Sure, here is", n_transfer: int = 3) -> GCG:
-    return GCG(name="gcg" if n_steps == 20 else f"gcg_{n_steps}", n_steps=n_steps, suffix_len=suffix_len, topk=topk,
+    return GCG(n_steps=n_steps, suffix_len=suffix_len, topk=topk,
                n_candidates=n_candidates, check_every=check_every, target_str=target_str, n_transfer=n_transfer)

@@ -75,7 +75,7 @@ def inject_document() -> Attack:
         url, doc = document_with_injection(p, rng)
         return [Message(role="user", content=f"{rng.choice(TASKS)}\n\nURL: {url}\n{DOC_BEGIN}\n{doc}\n{DOC_END}")]
 
-    return Attack("inject_document", "injection", build, "indirect injection via a document", _TAGS)
+    return Attack(build)
 
 
 SEARCHES = (
@@ -114,4 +114,4 @@ def inject_tool(tool_role: bool = False) -> Attack:
         return msgs + [Message(role="user", content=f"Here is what the web_search tool returned:\n```json\n{out}\n"
                                                     "```\nUsing these results, answer my question.")]
 
-    return Attack("inject_tool", "injection", build, "indirect injection via tool output", (*_TAGS, "tool-output"))
+    return Attack(build)

@@ -73,28 +73,26 @@ def shots(n: int, rng: random.Random) -> list[Message]:
     return out
 
 
-def _shot_attack(name: str, n_shots: int, description: str, tags: tuple[str, ...]) -> Attack:
+def _shot_attack(name: str, n_shots: int) -> Attack:
     if not isinstance(n_shots, int) or not 1 <= n_shots <= MAX_SHOTS:
         raise BadInput(f"{name}: n_shots must be an integer from 1 to {MAX_SHOTS}, not {n_shots!r}")
 
     def build(p: str, rng: random.Random) -> list[Message]:
         return shots(n_shots, rng) + [Message(role="user", content=p)]
 
-    return Attack(name, "many_shot", build, description, tags, n_shots=n_shots)
+    return Attack(build, n_shots=n_shots)
 
 
-@attack("few_shot", "many_shot", "3 fabricated compliant Q/A turns before the request (few-shot poisoning)",
-        tags=_TAGS, param="n_shots", goal=_GOAL)
+@attack("few_shot", "many_shot", "Fabricated compliant Q/A turns before the request, 3 unless few_shot_<N> "
+        "(few-shot poisoning)", tags=_TAGS, param="n_shots", goal=_GOAL)
 def few_shot(n_shots: int = 3) -> Attack:
-    name = "few_shot" if n_shots == 3 else f"few_shot_{n_shots}"
-    return _shot_attack(name, n_shots, f"{n_shots}-shot poisoning", _TAGS)
+    return _shot_attack("few_shot", n_shots)
 
 
-@attack("many_shot", "many_shot", "32 fabricated compliant Q/A turns before the request (Anil et al. 2024)",
-        tags=_TAGS, param="n_shots", goal=_GOAL)
+@attack("many_shot", "many_shot", "Fabricated compliant Q/A turns before the request, 32 unless many_shot_<N> "
+        "(many-shot jailbreaking, Anil et al. 2024)", tags=_TAGS, param="n_shots", goal=_GOAL)
 def many_shot(n_shots: int = 32) -> Attack:
-    name = "many_shot" if n_shots == 32 else f"many_shot_{n_shots}"
-    return _shot_attack(name, n_shots, f"many-shot jailbreak, {n_shots} shots", _TAGS)
+    return _shot_attack("many_shot", n_shots)
 
 
 def many_shot_sweep(ns: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> list[Attack]:

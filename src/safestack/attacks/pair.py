@@ -15,7 +15,7 @@ from typing import Sequence
 
 from ..records import Message, Sample, user
 from ..targets.base import GenParams, Target
-from .base import attack
+from .base import AttackMeta, attack
 from .interactive import Episode, goal_of, improves, judge_goals
 
 _TAGS = ("OWASP:LLM01", "attacker-llm", "iterative")
@@ -37,14 +37,8 @@ def clean_prompt(text: str) -> str:
 
 
 @dataclass
-class PAIR:
+class PAIR(AttackMeta):
     attacker: Target
-    name: str = "pair"
-    family: str = "pair"
-    description: str = "attacker LLM iteratively refines a jailbreak from the target's answers and judge scores"
-    tags: tuple[str, ...] = _TAGS
-    multi_turn: bool = False
-    goal: str = ""
     n_streams: int = 3
     n_iters: int = 3
 
@@ -89,5 +83,4 @@ class PAIR:
         "judge's scores (needs an attacker model)", tags=_TAGS, requires=("attacker",), param="n_iters",
         goal="Black-box search by an attacker LLM for one prompt that the target answers harmfully")
 def pair(attacker: Target | None = None, n_iters: int = 3, n_streams: int = 3) -> PAIR:
-    return PAIR(attacker=attacker, n_iters=n_iters, n_streams=n_streams,
-                name="pair" if n_iters == 3 else f"pair_{n_iters}")
+    return PAIR(attacker=attacker, n_iters=n_iters, n_streams=n_streams)

@@ -119,4 +119,4 @@ def past_tense_attack() -> Attack:
     def build(p: str, rng: random.Random) -> list[Message]:
         return user(past_tense(p))
 
-    return Attack("past_tense", "reformulation", build, "past-tense reformulation", _TAGS)
+    return Attack(build)

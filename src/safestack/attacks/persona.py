@@ -25,12 +25,10 @@ _FICTION = [
 @attack("persona_evil", "persona", "DAN-style unrestricted-AI persona", tags=_TAGS,
         goal="Make the model drop its safety rules by casting it as an AI without restrictions")
 def persona_evil() -> Attack:
-    return Attack("persona_evil", "persona", lambda p, rng: user(rng.choice(_EVIL).format(p=p)),
-                  "DAN-style persona", _TAGS)
+    return Attack(lambda p, rng: user(rng.choice(_EVIL).format(p=p)))
 
 
 @attack("roleplay", "persona", "Fiction / grandma roleplay framing", tags=_TAGS,
         goal="Get the answer as fiction or role-play, which the model may not treat as a real request")
 def roleplay() -> Attack:
-    return Attack("roleplay", "persona", lambda p, rng: user(rng.choice(_FICTION).format(p=p)),
-                  "fiction framing", _TAGS)
+    return Attack(lambda p, rng: user(rng.choice(_FICTION).format(p=p)))

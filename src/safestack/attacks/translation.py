@@ -50,7 +50,7 @@ def translation(lang: str, translator: Translator | None = None, name: str | Non
             raise BadInput(f"{name}: the translator returned the request untranslated ({p[:60]!r})")
         return user(out.strip())
 
-    return Attack(name, "translation", build, f"request translated into {language}", (*_TAGS, f"lang:{lang}"))
+    return Attack(build)
 
 
 def _register(lang: str, language: str) -> None:

@@ -7,11 +7,11 @@ Judges are registered as factories with metadata where they are defined (inspect
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
-from ..errors import BadInput
 from ..records import Verdict
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -37,28 +37,30 @@ class Judge(Protocol):
 @dataclass
 class JudgeSpec:
     name: str
-    factory: Callable[..., Judge]
+    kind: str  # what ``label`` true means: refusal | harm | toxicity | rubric (the grader's rubric decides)
     description: str
-    tags: list[str] = field(default_factory=list)
+    factory: Callable[..., Judge]
+    tags: tuple[str, ...] = ()
     calibration: Callable[[], dict | None] | None = None  # where its calibration is stored, if not judges/calibration
 
 
-JUDGES: dict[str, JudgeSpec] = {}
+def _load_all() -> None:
+    from . import harm, hf_cls, learned, llm_judge, refusal, toxicity  # noqa: F401  (registration)
 
 
-def judge(name: str, description: str, tags: Sequence[str] = (), calibration: Callable[[], dict | None] | None = None):
-    """Register a judge factory under ``name``."""
+JUDGES: Registry[JudgeSpec] = Registry("judge", _load_all)
+
+
+def judge(name: str, kind: str, description: str, tags: Sequence[str] = (),
+          calibration: Callable[[], dict | None] | None = None):
+    """Register a judge factory under ``name``; ``kind`` says what its ``label`` true means."""
 
     def deco(factory):
-        JUDGES[name] = JudgeSpec(name, factory, description, list(tags), calibration)
+        JUDGES.add(JudgeSpec(name, kind, description, factory, tuple(tags), calibration))
         return factory
 
     return deco
 
 
 def make_judge(name: str, **kw) -> Judge:
-    from . import harm, hf_cls, learned, llm_judge, refusal, toxicity  # noqa: F401  (registration)
-
-    if name not in JUDGES:
-        raise BadInput(f"unknown judge '{name}' (available: {', '.join(sorted(JUDGES))})")
-    return JUDGES[name].factory(**kw)
+    return JUDGES.spec(name).factory(**kw)

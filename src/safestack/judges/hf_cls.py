@@ -268,8 +268,9 @@ class HFClassifierJudge:
         return await asyncio.to_thread(self.score_sync, list(items))
 
 
-@judge("hf-cls", "A classifier model you have (hf-cls:PATH or hub id): a sequence classifier's harmful-label "
-       "probability, or a causal-LM classifier's P(yes/unsafe) (HarmBench cls, Llama Guard); label = harmful",
+@judge("hf-cls", "harm", "A classifier model you have (hf-cls:PATH or hub id): a sequence classifier's "
+       "harmful-label probability, or a causal-LM classifier's P(yes/unsafe) (HarmBench cls, Llama Guard); "
+       "label = harmful",
        tags=["classifier", "needs-weights"])
 def hf_cls_judge(model: str | None = None, **options) -> HFClassifierJudge:
     if not model:

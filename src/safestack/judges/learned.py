@@ -134,6 +134,8 @@ for _kind in KINDS:
             return LearnedJudge(_kind, weights, threshold, model, spec_name=_name, xenc=_name.endswith("-xenc"))
 
         xenc = _name.endswith("-xenc")
-        judge(_name, ("Fine-tuned MiniLM cross-encoder (weights= from `judge train --model xenc`): " if xenc else "")
-              + _DESC[_kind], tags=["offline", "learned"] + (["default"] if _name == _kind else []) + (["needs-weights"] if xenc else []),
+        judge(_name, _kind, ("Fine-tuned MiniLM cross-encoder (weights= from `judge train --model xenc`): "
+                             if xenc else "") + _DESC[_kind],
+              tags=["offline", "learned"] + (["default"] if _name == _kind else [])
+              + (["needs-weights"] if xenc else []),
               calibration=None if xenc else (lambda _kind=_kind: packaged_calibration(_kind)))(_factory)

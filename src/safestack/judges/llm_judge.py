@@ -100,8 +100,8 @@ class LLMJudge:
         return [self._verdict(r) for r in raw]
 
 
-@judge("llm", "A model grades with a published rubric (harmbench | strongreject | refusal); any target spec "
-       "(openai:…, hf:…) as the grader", tags=["model-graded"])
+@judge("llm", "rubric", "A model grades with a published rubric (harmbench | strongreject | refusal); any target "
+       "spec (openai:…, hf:…) as the grader", tags=["model-graded"])
 def llm_judge(target: Target | None = None, rubric: str = "harmbench", name: str | None = None) -> LLMJudge:
     if target is None:
         raise BadInput("judge 'llm' needs a grader model: pass --judge-target SPEC (e.g. openai:gpt-4o-mini@URL)")

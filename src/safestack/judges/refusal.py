@@ -240,7 +240,8 @@ class RefusalJudge:
         return self.score_sync(items)
 
 
-@judge("refusal-rules", "Does the response refuse? Rules on the normalised reply (full/partial refusal, deflection, "
-       "soft refusal; persona segments); fast, offline; blind to off-topic replies", tags=["offline", "fast", "rules"])
+@judge("refusal-rules", "refusal", "Does the response refuse? Rules on the normalised reply (full/partial refusal, "
+       "deflection, soft refusal; persona segments); fast, offline; blind to off-topic replies",
+       tags=["offline", "fast", "rules"])
 def refusal_judge(partial_as_refusal: bool = True, threshold: float = 0.5) -> RefusalJudge:
     return RefusalJudge(partial_as_refusal, threshold)

@@ -47,7 +47,7 @@ def from_constitution(path: str | None = None) -> list[Principle]:
         for c in p.checks:
             if c.categories:
                 continue
-            fn = CHECKS[c.check][0]
+            fn = CHECKS[c.check].fn
             out.append(Principle(c.check, axis, c.weight, p.applies_to, lambda t, fn=fn: bool(fn(t, None)), p.text))
     return out
 
