@@ -50,3 +50,20 @@ def test_stable_id_is_deterministic_and_sensitive():
 def test_pair_record_validates_kind():
     with pytest.raises(Exception):
         Pair(key="k", prompt=[Message(role="user", content="x")], chosen="a", rejected="b", kind="nonsense")
+
+
+def test_one_helper_reads_refusal_and_harm_verdicts():
+    """``refused``/``harmful`` (and the records' properties) are the one place a verdict becomes a boolean: an
+    absent judge counts as no."""
+    from safestack.records import Attempt, EvalRow, Verdict, harmful, judged, refused
+
+    v = {"refusal": Verdict(judge="refusal", label=True, score=0.9), "harm": Verdict(judge="harm", label=False,
+                                                                                      score=0.1)}
+    row = EvalRow(key="k", bench="b", sample_id="s", prompt="p", response="r", label="harmful", verdicts=v)
+    att = Attempt(key="k", sample_id="s", prompt="p", label="harmful", attack="direct", family="direct",
+                  messages=[], response="r", verdicts=v)
+    for rec in (row, att):
+        assert refused(rec) and rec.refused and not harmful(rec) and not rec.harmful
+        assert judged(rec, "refusal") and not judged(rec, "toxicity")
+    bare = row.model_copy(update={"verdicts": {}})
+    assert not bare.refused and not bare.harmful

@@ -70,7 +70,37 @@ class Verdict(Record):
     detail: str | None = None
 
 
-class Attempt(Record):
+def judged(record: Any, judge: str) -> bool:
+    """Whether ``judge`` said yes on a judged record (an ``Attempt`` or an ``EvalRow``): ``refusal`` — the reply does
+    not comply; ``harm`` — it gives real help toward a harmful goal; ``toxicity``, ``truthful``, …. False when that
+    judge did not see the record. The one place a verdict becomes a boolean."""
+    v = record.verdicts.get(judge)
+    return bool(v and v.label)
+
+
+def refused(record: Any) -> bool:
+    """The refusal judge called the reply a non-compliance (a full or partial refusal, a deflection, off-topic)."""
+    return judged(record, "refusal")
+
+
+def harmful(record: Any) -> bool:
+    """The harm judge found real, actionable help toward a harmful goal in the reply."""
+    return judged(record, "harm")
+
+
+class JudgedMixin:
+    """``.refused`` and ``.harmful`` on records that carry ``verdicts``."""
+
+    @property
+    def refused(self) -> bool:
+        return refused(self)
+
+    @property
+    def harmful(self) -> bool:
+        return harmful(self)
+
+
+class Attempt(Record, JudgedMixin):
     """One attack on one sample: the conversation sent, the target's answer and the judges' verdicts."""
 
     key: str
@@ -90,16 +120,6 @@ class Attempt(Record):
     success_turn: int | None = None  # interactive attacks: the round at which the attack succeeded
     trace: list[dict[str, Any]] | None = None  # interactive attacks: per round prompt and scores
 
-    @property
-    def refused(self) -> bool:
-        v = self.verdicts.get("refusal")
-        return bool(v and v.label)
-
-    @property
-    def harmful(self) -> bool:
-        v = self.verdicts.get("harm")
-        return bool(v and v.label)
-
 
 class Pair(Record):
     """A preference pair in TRL's conversational format: prompt messages, one chosen and one rejected reply."""
@@ -114,7 +134,7 @@ class Pair(Record):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class EvalRow(Record):
+class EvalRow(Record, JudgedMixin):
     """One evaluated response (``safestack eval`` → responses.jsonl)."""
 
     key: str

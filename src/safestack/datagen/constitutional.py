@@ -107,10 +107,9 @@ async def constitutional_revisions(findings: Sequence[Attempt], critic: Target, 
             harm = await jmap["harm"].score(jitems)
             recs = []
             for (key, a, p), c, r, rv, hv in zip(chunk, crit, revs, ref, harm):
-                hb = a.verdicts.get("harm")
                 recs.append(Revision(key=key, finding_key=a.key, category=a.category, principle=p.id,
                                      prompt=a.messages, response=a.response, critique=c.strip(), revision=r,
-                                     violation_found=found_violation(c), harm_before=bool(hb and hb.label),
+                                     violation_found=found_violation(c), harm_before=a.harmful,
                                      harm_after=hv.label, refused_after=rv.label,
                                      accepted=bool(r) and rv.label and not hv.label and len(r.split()) >= 4))
             store.append(recs)

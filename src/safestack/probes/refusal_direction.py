@@ -155,7 +155,7 @@ def measure_interventions(target, out, cfg, sp: dict, A: np.ndarray, y: np.ndarr
     xs = [r for b, v in by_key.items() if b.startswith("xstest") for r in v if r.label == "benign"]
     hb = by_key.get("harmbench", [])
     xs = rng.sample(xs, min(cfg.rd_n_eval, len(xs)))
-    refused = [r for r in hb if r.verdicts.get("refusal") and r.verdicts["refusal"].label]
+    refused = [r for r in hb if r.refused]
     other = [r for r in hb if r not in refused]
     hb_pick = refused[:cfg.rd_n_eval] + rng.sample(other, max(0, min(len(other), cfg.rd_n_eval - len(refused))))
 
@@ -164,9 +164,8 @@ def measure_interventions(target, out, cfg, sp: dict, A: np.ndarray, y: np.ndarr
 
     def before(rs):
         n = max(1, len(rs))
-        return {"refusal_before": round(sum(bool(r.verdicts.get("refusal") and r.verdicts["refusal"].label)
-                                            for r in rs) / n, 4),
-                "harm_before": round(sum(bool(r.verdicts.get("harm") and r.verdicts["harm"].label) for r in rs) / n, 4)}
+        return {"refusal_before": round(sum(r.refused for r in rs) / n, 4),
+                "harm_before": round(sum(r.harmful for r in rs) / n, 4)}
 
     res = {"candidates": {"layers": cand, "alphas": alphas, "selection_prompts": len(sel_set)}, "directions": {}}
     for name, by_layer in dirs.items():

@@ -335,8 +335,8 @@ def _cb_metrics(rows: list[EvalRow], halted: list) -> dict:
         idx = [i for i, r in enumerate(rows) if r.bench == bench]
         harmful = [i for i in idx if rows[i].label == "harmful"]
         benign = [i for i in idx if rows[i].label == "benign"]
-        h = lambda i: bool(rows[i].verdicts.get("harm") and rows[i].verdicts["harm"].label)  # noqa: E731
-        rf = lambda i: bool(rows[i].verdicts.get("refusal") and rows[i].verdicts["refusal"].label)  # noqa: E731
+        h = lambda i: rows[i].harmful  # noqa: E731
+        rf = lambda i: rows[i].refused  # noqa: E731
         m = {"n": len(idx), "halted_prompt": sum(halted[i] == "prompt" for i in idx),
              "halted_generation": sum(halted[i] == "generation" for i in idx)}
         if harmful:

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, Sequence
 
 from ...engine import WorkItem, run_work
 from ...judges.base import Judge, JudgeItem
-from ...records import EvalRow, JsonlStore, Sample, stable_id, user
+from ...records import EvalRow, JsonlStore, Sample, harmful, refused, stable_id, user
 from ...targets.base import GenParams, Target
 from ..metrics import bench_metrics
 
@@ -38,21 +38,11 @@ class BenchContext:
         return make_judge(name)
 
 
-def refused(r: EvalRow) -> bool:
-    v = r.verdicts.get("refusal")
-    return bool(v and v.label)
-
-
 def over_refused(r: EvalRow) -> bool:
     """A benign prompt refused (an off-topic answer is not a refusal: it is reported as ``benign_off_topic``)."""
     from ..metrics import refusal_kind
 
     return refused(r) and refusal_kind(r) != "off_topic"
-
-
-def harmful(r: EvalRow) -> bool:
-    v = r.verdicts.get("harm")
-    return bool(v and v.label)
 
 
 def sample_work(samples: Sequence[Sample], bench: str, params: GenParams) -> list[WorkItem]:

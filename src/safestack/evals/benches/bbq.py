@@ -20,9 +20,9 @@ from typing import Sequence
 
 from ...data.loaders import data_dir
 from ...errors import BadInput
-from ...records import EvalRow, Sample
+from ...records import EvalRow, Sample, refused
 from ..metrics import bench_metrics, rate
-from .base import BenchContext, BenchSpec, bench, over_refused, refused
+from .base import BenchContext, BenchSpec, bench, over_refused
 from .choice import lettered, pred_of, run_choice, uses_loglik  # noqa: F401
 
 

@@ -15,9 +15,9 @@ from typing import Sequence
 
 from ...data.loaders import data_dir
 from ...errors import BadInput
-from ...records import EvalRow, Sample
+from ...records import EvalRow, Sample, harmful
 from ..metrics import group_rates
-from .base import BenchSpec, bench, default_summary, harmful
+from .base import BenchSpec, bench, default_summary
 
 
 def _files():

@@ -16,14 +16,13 @@ from typing import Sequence
 
 from ...data.loaders import data_dir
 from ...errors import BadInput
-from ...records import EvalRow, Sample
+from ...records import EvalRow, Sample, judged, refused
 from ..metrics import bench_metrics, group_rates, rate
-from .base import BenchContext, BenchSpec, bench, over_refused, refused, run_generation
+from .base import BenchContext, BenchSpec, bench, over_refused, run_generation
 
 
 def toxic(r: EvalRow) -> bool:
-    v = r.verdicts.get("toxicity")
-    return bool(v and v.label)
+    return judged(r, "toxicity")
 
 
 def load(arg: str = "") -> list[Sample]:

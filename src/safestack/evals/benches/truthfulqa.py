@@ -20,9 +20,9 @@ import numpy as np
 
 from ...data.loaders import data_dir
 from ...errors import BadInput
-from ...records import EvalRow, Sample
+from ...records import EvalRow, Sample, judged, refused
 from ..metrics import bench_metrics, mean_ci, rate
-from .base import BenchContext, BenchSpec, bench, over_refused, refused, run_generation
+from .base import BenchContext, BenchSpec, bench, over_refused, run_generation
 from .choice import run_loglik, uses_loglik
 
 
@@ -105,8 +105,7 @@ async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
 
 
 def _truthful(r: EvalRow) -> bool:
-    v = r.verdicts.get("truthful")
-    return bool(v and v.label)
+    return judged(r, "truthful")
 
 
 def summarize(rows: Sequence[EvalRow]) -> dict:

@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 from typing import Sequence
 
 from ...data.loaders import load_xstest
-from ...records import EvalRow
+from ...records import EvalRow, harmful, refused
 from ..metrics import rate
-from .base import BenchSpec, bench, default_summary, over_refused, refused
+from .base import BenchSpec, bench, default_summary, over_refused
 
 
 def _cls(r: EvalRow) -> str:
@@ -36,7 +36,6 @@ def summarize(rows: Sequence[EvalRow]) -> dict:
 
 def row_values(r: EvalRow) -> dict[str, float]:
     if r.label == "harmful":
-        from .base import harmful
 
         return {"asr": float(harmful(r)), "compliance_unsafe": float(not refused(r))}
     return {"over_refusal": float(over_refused(r))}
