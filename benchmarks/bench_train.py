@@ -53,7 +53,7 @@ def main() -> None:
     else:
         rows = [{**r, "kind": "refusal"} for r in synthetic_pairs(8 * (a.steps + 1))]
     quiet = lambda *x: None  # noqa: E731
-    plain = dict(gradient_checkpointing=True, lora=LoraSettings(top_layers=None))
+    plain = dict(activation_checkpointing=True, lora=LoraSettings(top_layers=None))
     res: dict = {"steps": a.steps, "model": "SmolLM2-135M-Instruct", "data": a.pairs or "synthetic"}
 
     for name, fn, mk in [

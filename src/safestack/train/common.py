@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import LoraSettings, to_dict
+from .config import LoraSettings, TrainSettings, to_dict
 
 
 def load_policy(model_path: str, device: str = "auto", *, cls=None, **kw):
@@ -71,6 +71,18 @@ def with_checkpoint_eval(callbacks, settings, out: Path, log: Callable = print) 
     if settings.enabled and not any(isinstance(c, CheckpointEvalCallback) for c in cbs):
         cbs.append(CheckpointEvalCallback(out, settings, log=log))
     return cbs
+
+
+def training_args(cfg: TrainSettings, ckpt_dir: Path, on_cpu: bool) -> dict[str, Any]:
+    """The trainer arguments (transformers / TRL) that come from the settings every method shares."""
+    return dict(output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
+                max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+                gradient_accumulation_steps=cfg.grad_accum,
+                warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio of the total steps
+                lr_scheduler_type=cfg.lr_scheduler, save_strategy="steps", save_steps=cfg.save_steps,
+                save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed, report_to=[],
+                dataloader_num_workers=0, activation_checkpointing=cfg.activation_checkpointing,
+                **precision_args(on_cpu))
 
 
 def precision_args(on_cpu: bool) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -39,56 +40,93 @@ class CheckpointEvalSettings:
     at_start: bool = True  # also evaluate the model before the first step (the baseline of the curves)
 
 
-@dataclass
-class DPOSettings:
+LRScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                      "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"]
+
+
+@dataclass(kw_only=True)
+class TrainSettings:
+    """What every training method shares: the optimiser's schedule, batching, checkpoints, device and LoRA. Each
+    method's settings derive from it and only override a default where the method needs another (e.g. RR's
+    learning rate); ``train/common.training_args`` turns these into the trainer's arguments."""
+
+    learning_rate: float = 1e-3
+    epochs: float = 1.0  # passes over the data; a positive max_steps takes precedence (as in transformers)
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.05  # share of the total steps
+    lr_scheduler: LRScheduler = "cosine"
+    save_steps: int = 50
+    logging_steps: int = 5
+    seed: int = 0
+    device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False); or cpu, cuda, cuda:N
+    # recompute the forward pass in the backward one to save memory: ~20 % slower, and a 135M model does not need
+    # the memory; TRL turns it on by default, so it is set explicitly. Turn it on for large models.
+    activation_checkpointing: bool = False
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+
+@dataclass(kw_only=True)
+class PolicySettings(TrainSettings):
+    """Methods that train the model that answers (all but reward models)."""
+
+    # `safestack train <method>`: a small safety eval at every checkpoint (`safestack run` configures its own)
+    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+@dataclass(kw_only=True)
+class WholeSequenceSettings:
+    """Methods trained on whole (prompt + reply) sequences."""
+
+    max_length: int = 256  # tokens; longer sequences are cut
+
+
+@dataclass(kw_only=True)
+class DPOSettings(PolicySettings, WholeSequenceSettings):
     """Safety DPO. Defaults are tuned for SmolLM2-135M on 2 CPU cores (see benchmarks/)."""
 
     beta: float = 0.1
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid", "sft"])  # DPO + NLL on chosen (RPO)
     loss_weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
-    learning_rate: float = 1e-3
     epochs: float = 2.0
-    max_steps: int = -1
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 256
+    save_steps: int = 32  # the run's 64 steps: checkpoints (and checkpoint evals) at 32 and 64
     max_rejected_tokens: int | None = 32  # rejected replies cut to this many tokens (the opening decides refusal)
-    warmup_ratio: float = 0.05
-    lr_scheduler: str = "cosine"
     precompute_ref_log_probs: bool = True
     # memoise the frozen bottom layers' output per sequence (LoRA on the top layers only): the reference pass and
     # every epoch then skip them — see train/frozen_cache.py
     cache_frozen_layers: bool = True
-    # TRL turns activation (gradient) checkpointing on by default: it saves memory by recomputing the forward in
-    # the backward pass — ~20 % slower, and a 135M model does not need the memory. Turn it on for large models.
-    activation_checkpointing: bool = False
     # batches of similar length (sorted, then the batch order shuffled): a random batch of the demo's pairs is ~39 %
     # padding, which costs as much compute as real tokens. Off by default: in the demo it cut the train stage
     # 949 → 570 s, but held-out ASR came out 13.2 % instead of 6.3 % (homogeneous batches, same order each epoch)
     length_grouped: bool = False
     # N > 0: batches of similar length within random megabatches of N batches, stratified by pair kind and
-    # reshuffled every epoch (train/batching.py); 0: random batches. Session 5, same data: train stage 475 → 405 s,
+    # reshuffled every epoch (train/batching.py); 0: random batches. Same data: train stage 475 → 405 s,
     # held-out HarmBench ASR 0.6 → 3.1 %, XSTest-safe over-refusal 1.2 → 1.6 % (README)
     megabatch: int = 8
     # pack each pair's chosen and rejected rows into one, sharing their prompt (train/prefix_share.py): the same
     # log-probs and gradients from ~30 % fewer tokens through every layer
     share_prompt: bool = True
-    save_steps: int = 32  # the run's 64 steps: checkpoints (and checkpoint evals) at 32 and 64
-    logging_steps: int = 5
-    seed: int = 0
-    device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    # `safestack train dpo`: a small safety eval at every checkpoint (`safestack run` configures its own, top level)
-    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
+
+
+RENAMED = {"gradient_checkpointing": "activation_checkpointing"}  # old field name → the one name used now
 
 
 def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") -> C:
-    """Build a (nested) dataclass from a dict, naming unknown or mistyped fields."""
+    """Build a (nested) dataclass from a dict, naming unknown, mistyped or out-of-choice fields."""
     data = dict(data or {})
     names = {f.name: f for f in dataclasses.fields(cls)}
+    for old, new in RENAMED.items():
+        if old in data and new in names:
+            raise BadInput(f"{where}: field '{old}' is now called '{new}'")
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(names)})")
+    hints = typing.get_type_hints(cls)
+    for k, v in data.items():
+        choices = typing.get_args(hints[k]) if typing.get_origin(hints[k]) is Literal else ()
+        if choices and v not in choices:
+            raise BadInput(f"{where}: field '{k}' must be one of {', '.join(map(str, choices))}, got {v!r}")
     defaults = cls() if _all_defaults(cls) else None
     kw = {}
     for k, v in data.items():
@@ -129,57 +167,35 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-@dataclass
-class SFTSettings:
+@dataclass(kw_only=True)
+class SFTSettings(PolicySettings, WholeSequenceSettings):
     """Supervised fine-tuning on the chosen replies (refusals for harmful prompts, helpful answers for benign ones),
     loss on completion tokens only (TRL's SFTTrainer, prompt-completion format)."""
 
-    learning_rate: float = 1e-3
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 256
-    warmup_ratio: float = 0.05
-    lr_scheduler: str = "cosine"
     save_steps: int = 25
-    logging_steps: int = 5
-    seed: int = 0
-    device: str = "auto"
-    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
 
 
-@dataclass
-class RewardSettings:
+@dataclass(kw_only=True)
+class RewardSettings(TrainSettings, WholeSequenceSettings):
     """A helpfulness reward model (kind=helpful) or a safety cost model (kind=cost: high = harmful compliance).
 
     backbone ``minilm``: frozen MiniLM embeddings of prompt and reply + a linear Bradley–Terry head (seconds on CPU);
     backbone ``lm``: the given causal LM with a scalar head (AutoModelForSequenceClassification) + LoRA, trained
     with TRL's RewardTrainer."""
 
-    kind: str = "helpful"  # helpful | cost
-    backbone: str = "minilm"  # minilm | lm
+    kind: Literal["helpful", "cost"] = "helpful"
+    backbone: Literal["minilm", "lm"] = "minilm"
     hh_rlhf: int = 0  # add up to N HH-RLHF harmless-base pairs from safestack's train part (0 = none, -1 = all)
     heldout_fraction: float = 0.2  # of the --data pairs, chosen deterministically by content hash
     balance_sources: bool = True  # minilm: HH pairs weigh as much in total as the --data pairs
-    learning_rate: float = 1e-3
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 8
-    max_length: int = 256
     l2: float = 1.0  # minilm head: L2 strength of the logistic Bradley–Terry head (sklearn C = 1/l2)
-    save_steps: int = 50
-    logging_steps: int = 5
-    seed: int = 0
-    device: str = "auto"
-    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
+    warmup_ratio: float = 0.0
+    lr_scheduler: LRScheduler = "linear"
     lora: LoraSettings = field(default_factory=lambda: LoraSettings(top_layers=None))
 
 
-@dataclass
-class SafeRLHFSettings:
+@dataclass(kw_only=True)
+class SafeRLHFSettings(PolicySettings):
     """Safe RLHF on TRL's GRPOTrainer.
 
     mode ``lagrange``: r = r_help − λ·max(0, c − τ), with λ ← max(0, λ + η·(E[c] − τ)) after every step;
@@ -188,7 +204,7 @@ class SafeRLHFSettings:
     (``help_model: rules``); c ∈ [0, 1] from a cost model (``cost_model``) or the rules (``cost_model: rules``).
     The KL penalty to the reference is GRPO's ``beta``."""
 
-    mode: str = "lagrange"  # lagrange | mix
+    mode: Literal["lagrange", "mix"] = "lagrange"
     help_model: str = "rules"  # path of a reward model saved by `safestack train reward`, or "rules"
     cost_model: str = "rules"  # path of a cost model (kind=cost), or "rules"
     tau: float = 0.25  # cost threshold τ
@@ -197,26 +213,22 @@ class SafeRLHFSettings:
     lambda_max: float | None = 20.0
     alpha: float = 0.5  # mix mode
     beta: float = 0.05  # KL coefficient to the reference (GRPO)
-    rule_weights: dict[str, float] | None = None  # override the principles' weights (by check name, see datagen/constitution.yaml)
-    learning_rate: float = 5e-4
-    max_steps: int = 30
-    epochs: float = 1.0
-    num_generations: int = 4
-    batch_size: int = 8  # completions per step (batch_size / num_generations prompts)
+    rule_weights: dict[str, float] | None = None  # override the principles' weights (by check name, see
+    #   datagen/constitution.yaml)
+    num_generations: int = 4  # completions per prompt: a step's batch_size completions are batch_size / N prompts
     max_completion_length: int = 32
     max_prompt_tokens: int = 96  # prompts cut (from the left) to this many tokens
     temperature: float = 1.0
+    learning_rate: float = 5e-4
+    max_steps: int = 30
+    warmup_ratio: float = 0.0
+    lr_scheduler: LRScheduler = "linear"
     save_steps: int = 10
     logging_steps: int = 1
-    seed: int = 0
-    device: str = "auto"
-    gradient_checkpointing: bool = False  # TRL turns it on by default; on a small model it only costs time
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
 
 
-@dataclass
-class RRSettings:
+@dataclass(kw_only=True)
+class RRSettings(PolicySettings):
     """Representation Rerouting ("circuit breakers", Zou et al. 2024; train/rr.py): LoRA trained so that the
     representations of harmful completions point away from the original ones while those of retain data stay put.
 
@@ -225,9 +237,11 @@ class RRSettings:
         c_rr(t) = α · (1 − t / (2T)),   c_retain(t) = α · t / (2T)      (t = step, T = max_steps)
 
     Layer ``l`` is the residual stream after decoder layer ``l`` (0-based, as in probes/). The forward pass stops
-    at the deepest target layer: layers above it are neither run nor adapted during training. The defaults are the
-    reference implementation's Llama-3-8B values (α = 10, r = α_lora = 16, lr 1e-4, 150 steps, constant lr)
-    except the batch size and sequence lengths, cut for 2 CPU cores; they are not tuned for SmolLM2."""
+    at the deepest target layer: layers above it are neither run nor adapted during training. RR is defined by
+    steps: ``max_steps`` is T and must be set (``epochs`` is not used); a step takes ``batch_size`` circuit-breaker
+    rows and as many retain rows (one forward). The defaults are the reference
+    implementation's Llama-3-8B values (α = 10, r = α_lora = 16, lr 1e-4, 150 steps, constant lr) except the
+    batch size and sequence lengths, cut for 2 CPU cores; they are not tuned for SmolLM2."""
 
     target_layers: list[int] | None = None  # None: [N // 3, 2N // 3] of the model's N layers (10, 20 of 30)
     transform_layers: list[int] | None = None  # layers given LoRA; None: 0..max(target_layers), as the paper
@@ -239,23 +253,16 @@ class RRSettings:
     cb_pair_kinds: list[str] = field(default_factory=lambda: ["refusal"])  # preference-pair input: kinds whose
     #   rejected reply is a harmful completion (circuit-breaker set); every pair's chosen reply goes to retain
     learning_rate: float = 1e-4
-    max_steps: int = 150  # T of the schedule (RR is defined by steps, not epochs)
-    batch_size: int = 8  # circuit-breaker rows per step; as many retain rows go with them (one forward)
-    grad_accum: int = 1
+    max_steps: int = 150  # T of the schedule
     max_prompt_length: int = 128  # prompt tokens (chat-rendered), cut from the left: the latest turn is kept
     max_completion_length: int = 64  # completion tokens (with the end token), cut from the right
     warmup_ratio: float = 0.0
-    lr_scheduler: str = "constant"
+    lr_scheduler: LRScheduler = "constant"
     orig_cache_mb: float = 2048.0  # originals cached per example up to this size; the rest are recomputed each
     #   step with the adapter disabled
     cache_frozen_layers: bool = True  # memoise layers below min(transform_layers) (train/frozen_cache.py)
-    save_steps: int = 50
-    logging_steps: int = 5
-    seed: int = 0
-    device: str = "auto"  # auto → cuda if available, else cpu (use_cpu=True, bf16=False)
     lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=16, top_layers=None))  # top_layers
     #   must stay None: RR picks its layers with transform_layers
-    checkpoint_eval: CheckpointEvalSettings = field(default_factory=CheckpointEvalSettings)
 
 
-RRConfig = RRSettings  # the name issue 22 uses
+RRConfig = RRSettings  # alias

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .common import (labelled_positions_only, lora_config, precision_args, resume_point, save_final,
+from .common import (labelled_positions_only, lora_config, resume_point, save_final, training_args,
                      with_checkpoint_eval)
 from .config import DPOSettings
 
@@ -113,17 +113,11 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         rows, kinds, lengths = ([x[i] for i in order] for x in (rows, kinds, lengths))
     ckpt_dir = out / "checkpoints"
     args = DPOConfig(
-        output_dir=str(ckpt_dir), beta=cfg.beta, loss_type=list(cfg.loss_type),
+        **training_args(cfg, ckpt_dir, on_cpu), beta=cfg.beta, loss_type=list(cfg.loss_type),
         loss_weights=list(cfg.loss_weights) if cfg.loss_weights else None,
-        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        max_length=cfg.max_length, truncation_mode="keep_start", warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio of total steps
-        lr_scheduler_type=cfg.lr_scheduler, precompute_ref_log_probs=cfg.precompute_ref_log_probs,
-        precompute_ref_batch_size=max(cfg.batch_size, 16),
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
-        seed=cfg.seed, report_to=[], **precision_args(on_cpu),
-        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
-        activation_checkpointing=cfg.activation_checkpointing,
+        max_length=cfg.max_length, truncation_mode="keep_start",
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs, precompute_ref_batch_size=max(cfg.batch_size, 16),
+        remove_unused_columns=False, disable_tqdm=False,
         train_sampling_strategy="sequential" if cfg.length_grouped else "random",
     )
     peft_cfg = lora_config(cfg.lora, model)  # None: full fine-tuning

@@ -169,17 +169,13 @@ def _fit_lm(model_path: str, pairs, cfg: RewardSettings, out: Path, log, callbac
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
-    from .common import load_policy, lora_config, precision_args, resume_point
+    from .common import load_policy, lora_config, resume_point, training_args
 
     model, tok, on_cpu = load_policy(model_path, cfg.device, cls=AutoModelForSequenceClassification, num_labels=1)
     before = pairwise_accuracy(LMRewardModel(model, tok, max_length=cfg.max_length), eval_pairs)  # random head
     ckpt_dir = out / "checkpoints"
-    args = RewardConfig(
-        output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length,
-        center_rewards_coefficient=0.01, save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2,
-        logging_steps=cfg.logging_steps, seed=cfg.seed, report_to=[], dataloader_num_workers=0,
-        gradient_checkpointing=cfg.gradient_checkpointing, **precision_args(on_cpu))
+    args = RewardConfig(**training_args(cfg, ckpt_dir, on_cpu), max_length=cfg.max_length,
+                        center_rewards_coefficient=0.01)
     rows = [{"chosen": a, "rejected": b} for a, b in pairs]
     peft = lora_config(cfg.lora, model, task_type="SEQ_CLS", modules_to_save=["score"])
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,

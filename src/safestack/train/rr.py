@@ -291,7 +291,7 @@ def train_rr(model_spec_or_path: str, data_path: str | Path | list[dict], out_di
     returns them. Checkpoints in ``out/checkpoints`` are resumed."""
     from transformers import TrainingArguments
 
-    from .common import precision_args, resume_point, save_final, with_checkpoint_eval, write_info
+    from .common import resume_point, save_final, training_args, with_checkpoint_eval, write_info
 
     cfg = cfg or RRSettings()
     check_settings(cfg)
@@ -305,12 +305,7 @@ def train_rr(model_spec_or_path: str, data_path: str | Path | list[dict], out_di
         from .frozen_cache import FrozenPrefixCache
 
         prefix = FrozenPrefixCache(model, min(layers.transform)).install()
-    args = TrainingArguments(
-        output_dir=str(out / "checkpoints"), learning_rate=cfg.learning_rate, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
-        report_to=[], dataloader_num_workers=0, remove_unused_columns=False, **precision_args(on_cpu))
+    args = TrainingArguments(**training_args(cfg, out / "checkpoints", on_cpu), remove_unused_columns=False)
     rr = RRState(cfg, layers, OriginalCache(cfg.orig_cache_mb * 2**20), [])
     cbs = [RRLogCallback(out / RR_LOG, rr)] + with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     trainer = RRTrainer(model=model, args=args,

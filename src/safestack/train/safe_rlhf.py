@@ -190,8 +190,8 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from .common import (labelled_positions_only, load_policy, lora_config, precision_args, resume_point,
-                         save_final, with_checkpoint_eval, write_info)
+    from .common import (labelled_positions_only, load_policy, lora_config, resume_point, save_final,
+                         training_args, with_checkpoint_eval, write_info)
     from .rewards import make_source
 
     cfg = cfg or SafeRLHFSettings()
@@ -210,12 +210,9 @@ def train_safe_rlhf(model_path: str, data: str | Path | list[dict], out: str | P
     reward = SafeReward(help_fn, cost_fn, cfg, state)
     ckpt_dir = out / "checkpoints"
     args = GRPOConfig(
-        output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, max_steps=cfg.max_steps,
-        num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size, num_generations=cfg.num_generations,
+        **training_args(cfg, ckpt_dir, on_cpu), num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, beta=cfg.beta,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps,
-        seed=cfg.seed, report_to=[], dataloader_num_workers=0, gradient_checkpointing=cfg.gradient_checkpointing,
-        log_completions=False, disable_tqdm=False, **precision_args(on_cpu))
+        log_completions=False, disable_tqdm=False)
     cbs = with_checkpoint_eval([LagrangeCallback(cfg, state, out)] + list(callbacks or []), cfg.checkpoint_eval, out,
                                log)
     t0 = time.time()

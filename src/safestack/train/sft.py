@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from .common import (labelled_positions_only, load_policy, lora_config, precision_args, resume_point, save_final,
+from .common import (labelled_positions_only, load_policy, lora_config, resume_point, save_final, training_args,
                      with_checkpoint_eval, write_info)
 from .config import SFTSettings
 
@@ -52,14 +52,8 @@ def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, c
     rows = data if isinstance(data, list) else load_sft_rows(data)
     model, tok, on_cpu = load_policy(model_path, cfg.device)
     ckpt_dir = out / "checkpoints"
-    args = SFTConfig(
-        output_dir=str(ckpt_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, completion_only_loss=True,
-        warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
-        report_to=[], dataloader_num_workers=0, disable_tqdm=False,
-        gradient_checkpointing=cfg.gradient_checkpointing, **precision_args(on_cpu))
+    args = SFTConfig(**training_args(cfg, ckpt_dir, on_cpu), max_length=cfg.max_length, completion_only_loss=True,
+                     disable_tqdm=False)
     cbs = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
     with labelled_positions_only():
