@@ -126,3 +126,18 @@ def test_attacks_all_and_families_expand_like_garak_probes():
     for bad in ("nope", "encoding+nope", ""):
         with pytest.raises(BadInput, match="--attacks"):
             expand_attacks(bad)
+
+
+def test_plan_attacks_leaves_out_what_cannot_run_only_when_not_named():
+    from safestack.attacks.base import plan_attacks
+
+    run, left = plan_attacks("all")
+    assert "pair" not in run and left["pair"] == ["attacker"] and left["translate_zu"] == ["translator"]
+    assert "crescendo" in run and "base64" in run  # crescendo's attacker is optional (scripted without one)
+    run, left = plan_attacks("all", ["attacker", "translator"])
+    assert not left and run == list(available())
+    assert plan_attacks("translation,direct", ["translator"])[0][-1] == "direct"
+    with pytest.raises(BadInput, match="'pair' needs a model as attacker: pass --attacker"):
+        plan_attacks("direct,pair")
+    with pytest.raises(BadInput, match="every selected attack needs"):
+        plan_attacks("translation")

@@ -220,3 +220,21 @@ def test_report_red_team_section(tmp_path):
     assert "N n ASR 95% CI 1 4 0.0%" in section and " 4 4 100.0%" in section  # the ASR-vs-N table
     assert "crescendo · illegal_activity · harm score" in section and "multi-turn, 1 turn (last" in section
     assert "Strip the ignition wires" in section  # example jailbreaks are shown
+
+
+def test_redteam_defaults_agree_between_cli_run_config_and_library():
+    """`safestack redteam`, `safestack run` (RedteamSettings) and `safestack.Run.redteam` start from the same
+    attacks, prompt sources, prompt count and reply length."""
+    import inspect
+
+    from safestack import api, cli
+    from safestack.pipeline import RedteamSettings
+
+    rt = RedteamSettings()
+    opt = {k: p.default.default for k, p in inspect.signature(cli.redteam).parameters.items()}
+    assert opt["attacks"].split(",") == rt.attacks and opt["bench"].split(",") == rt.sources
+    assert opt["limit"] == rt.limit and opt["max_new_tokens"] == rt.max_new_tokens
+    lib = inspect.signature(api.Run.redteam).parameters
+    assert lib["limit"].default == rt.limit and lib["max_new_tokens"].default == rt.max_new_tokens
+    assert lib["attacks"].default is None and lib["sources"].default is None  # None → RedteamSettings' lists
+    assert (api._RT.attacks, api._RT.sources) == (rt.attacks, rt.sources)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import BadInput, SafestackError
+from .pipeline import RedteamSettings
 from .probes import cli as probes_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -31,6 +32,7 @@ out_console = Console()
 
 TargetOpt = typer.Option("default", "--target", help="default | hf:<path or hub id> | openai:<model>@<base_url>")
 ApiKeyEnv = typer.Option(None, "--api-key-env", help="environment variable holding the API key (openai: targets)")
+_RT = RedteamSettings()  # `safestack redteam` defaults are those of `safestack run` and the Python API
 
 
 def _target(spec: str, api_key_env: str | None = None, **kw):
@@ -100,10 +102,15 @@ def _print_summary(rep: dict) -> None:
 
 
 @app.command()
-def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", "--bench"),
-            attacks: str = typer.Option("direct,roleplay,base64", "--attacks", help="comma-separated; a+b composes"),
-            limit: Optional[int] = typer.Option(None, "--limit"), out: Path = typer.Option(..., "--out"),
-            resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(64),
+def redteam(target: str = TargetOpt,
+            bench: str = typer.Option(",".join(_RT.sources), "--bench", help="comma-separated bench specs of harmful "
+                                      "training prompts, spread evenly (as safestack run)"),
+            attacks: str = typer.Option(",".join(_RT.attacks), "--attacks", help="comma-separated attack names, "
+                                        "families (encoding, persona, …) or all; a+b composes"),
+            limit: int = typer.Option(_RT.limit, "--limit", min=0, help="prompts in all, spread over the benches "
+                                      "(0 = every prompt)"),
+            out: Path = typer.Option(..., "--out"),
+            resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(_RT.max_new_tokens),
             attacker: Optional[str] = typer.Option(None, "--attacker", help="target spec of the attacker LLM (pair, "
                                                    "crescendo); 'self' = the target itself"),
             translator: Optional[str] = typer.Option(None, "--translator", help="target spec of the translator "
@@ -111,25 +118,26 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
             seed: int = typer.Option(0), api_key_env: Optional[str] = ApiKeyEnv,
             concurrency: int = typer.Option(8, "--concurrency", min=1, help="most requests in flight at once to "
                                             "an API target (openai:…), attacker and translator included")):
-    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json. Interactive attacks (crescendo,
-    pair) talk to the target turn by turn. Identical requests are generated once per run."""
+    """Attacks × prompts × target → DIR/findings.jsonl and DIR/redteam.json. Defaults are those of safestack run.
+    ``--attacks all`` or a family runs every attack it names that can run (attacks needing an --attacker or
+    --translator model are left out, and listed, when none is given). Interactive attacks (crescendo, pair) talk
+    to the target turn by turn. Identical requests are generated once per run."""
     from .attacks import make_attacks
+    from .attacks.base import plan_attacks
     from .data import load_bench
-    from .evals import subsample
+    from .evals.runner import subsample_sources
     from .judges import make_judge
     from .redteam import run_redteam
     from .redteam.runner import findings_store
     from .targets import GenParams
     from .taxonomy import load_taxonomy
 
-    from .attacks.base import _load_all, _resolve
-
-    _load_all()
-    needs = {r for n in _csv_list(attacks) for p in n.split("+") for r in _resolve(p)[0].requires}
-    for res, spec in (("attacker", attacker), ("translator", translator)):
-        if res in needs and not spec:
-            raise BadInput(f"--attacks needs a {res} model: pass --{res} SPEC (or --{res} self)")
-    samples = subsample([s for b in _csv_list(bench) for s in load_bench(b)], limit, seed)
+    names, left_out = plan_attacks(attacks, [r for r, spec in (("attacker", attacker), ("translator", translator))
+                                             if spec])
+    for name, needs in left_out.items():
+        out_console.print(f"[dim]{name}: left out (needs --{' and --'.join(needs)})[/dim]")
+    pools = {b: load_bench(b) for b in _csv_list(bench)}
+    samples = subsample_sources(pools, limit or None, seed)
     findings_store(out, resume)  # refuse to clobber before loading the model
     tgt = _target(target, api_key_env, concurrency=concurrency)
     provides = {}
@@ -140,10 +148,10 @@ def redteam(target: str = TargetOpt, bench: str = typer.Option("harmbench:val", 
 
         provides["translator"] = target_translator(
             tgt if translator == "self" else _target(translator, api_key_env, concurrency=concurrency))
-    atk = make_attacks(attacks, **provides)
+    atk = make_attacks(names, **provides)
     summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
                                       params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
-                                      resume=resume, seed=seed, batch_size=max(32, concurrency)))
+                                      resume=resume, seed=seed, batch_size=max(_RT.batch_size, concurrency)))
     t = Table(title=f"ASR by attack (overall {summary['asr'] * 100:.1f}%)")
     for c in ("attack", "n", "ASR", "95% CI"):
         t.add_column(c)

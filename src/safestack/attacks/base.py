@@ -162,6 +162,27 @@ def expand_attacks(names: str | Sequence[str]) -> list[str]:
         raise BadInput(f"--attacks: {e}") from None
 
 
+def plan_attacks(names: str | Sequence[str], resources: Sequence[str] = ()) -> tuple[list[str], dict[str, list[str]]]:
+    """(attacks to run, attacks left out → what they need) for a selection when only ``resources`` (e.g.
+    ``["attacker"]``) are at hand. An attack named on its own must have what it needs (``BadInput`` naming the
+    resource otherwise); one picked through ``all`` or a family is left out, as garak skips probes it cannot run."""
+    given = [names] if isinstance(names, str) else list(names)
+    explicit = {part.strip() for g in given for part in g.split(",")}
+    keep, left_out = [], {}
+    for n in expand_attacks(names):
+        missing = sorted({r for p in n.split("+") for r in _resolve(p)[0].requires} - set(resources))
+        if not missing:
+            keep.append(n)
+        elif n in explicit:
+            raise BadInput(f"--attacks: '{n}' needs a model as {' and as '.join(missing)}: pass --{missing[0]} SPEC "
+                           f"(or --{missing[0]} self for the target itself)")
+        else:
+            left_out[n] = missing
+    if not keep:
+        raise BadInput(f"--attacks: every selected attack needs a model you did not pass ({', '.join(left_out)})")
+    return keep, left_out
+
+
 def make_attacks(names: str | Sequence[str], **provides: Any) -> list[AttackMeta]:
     """Attacks by name, family or ``all`` (comma-separated string or list). ``provides`` offers resources (e.g.
     ``translator=``) to the attacks whose factories accept them."""
