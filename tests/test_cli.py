@@ -19,6 +19,8 @@ def sst(*args, timeout=600):
     (["judge", "--judge", "refusal-rules", "--in", "/nonexistent.jsonl", "--out", "/tmp/o.jsonl"], "file not found"),
     (["train", "dpo", "--data", "/nonexistent.jsonl", "--out", "/tmp/x"], "file not found"),
     (["taxonomy", "show", "--file", "/nonexistent.yaml"], "taxonomy file not found"),
+    (["guard", "train"], "or --store to rebuild the packaged default"),  # never writes into the package unasked
+    (["guard", "train", "--out", "/tmp/x", "--store"], "one of the two"),
 ])
 def test_bad_input_exits_2_with_a_message(args, needle):
     r = sst(*args)

@@ -251,7 +251,8 @@ def judge_calibrate(judge: str = typer.Option(..., "--judge"),
                                                "prompt, response, label (bool), or review:DB (your reviewers' "
                                                "verdicts: a run dir, labels .db or URL)"),
                     out: Optional[Path] = typer.Option(None, "--out", help="write the calibration JSON here"),
-                    store: bool = typer.Option(False, "--store", help="store it with the judge (shown in reports)"),
+                    store: bool = typer.Option(False, "--store", help="store it with the judge, shown in reports "
+                                               "(writes into the installed package)"),
                     judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
     """Accuracy, precision, recall, F1, Cohen's κ (bootstrap 95% CIs) of a judge against labelled data."""
     from importlib import resources

@@ -16,7 +16,9 @@ console = Console(stderr=True)
 
 
 @guard_app.command("train")
-def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact directory (default: the packaged one)"),
+def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact directory for the new classifier"),
+          store: bool = typer.Option(False, "--store", help="instead, rebuild the packaged default classifier "
+                                     "(writes into the installed package)"),
           seed: int = typer.Option(0, "--seed"), folds: int = typer.Option(5, "--folds"),
           target_fpr: Optional[float] = typer.Option(None, "--target-fpr", help="harmful head: out-of-fold FPR on "
                                                      "benign inputs (default 0.05)"),
@@ -24,14 +26,17 @@ def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact direc
                                     "the report in guard.json (default; ~15 min on 2 cores)")):
     """Build the training set (taxonomy, constitution, HarmBench val/extras, red-instruct, JBB train half, benign
     look-alikes, content), fit the heads, choose thresholds out-of-fold, validate leave-one-source-out (docs/guard.md).
-    Rebuilds the packaged default classifier unless --out is given."""
+    Writes to --out; the packaged default classifier is rebuilt only with --store."""
     from .classifier import default_model_dir
     from .train import GuardTrainConfig, train_guard
 
+    if (out is None) == (not store):
+        raise BadInput("guard train: pass --out DIR for a new classifier, or --store to rebuild the packaged default "
+                       "(writes into the installed package) — one of the two")
     cfg = GuardTrainConfig(seed=seed, folds=folds, loso=loso)
     if target_fpr is not None:
         cfg.target_fpr = target_fpr
-    train_guard(out or default_model_dir(), cfg, log=console.print)
+    train_guard(default_model_dir() if store else out, cfg, log=console.print)
 
 
 @guard_app.command("classify")
