@@ -1,5 +1,6 @@
-"""Contrast data for the guard (issue 21): harmful requests in many styles across every taxonomy category, and benign
-look-alikes that share their words but not their intent, in question and imperative styles.
+"""Contrast data: harmful requests in many styles across every taxonomy category, and benign look-alikes that share
+their words but not their intent, in question and imperative styles. The guard trains on them; the run red-teams
+with the harmful ones (bench spec ``taxonomy``) and answers the benign ones as borderline-benign training pairs.
 
 Written for safestack (templates × hand-written lists); never copied from XSTest or any other eval bench, and the
 trainset decontaminates them against every eval prompt anyway. The three requests quoted in issue 21 (counterfeit
@@ -14,6 +15,7 @@ no goal or template here restates them.
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 # category → harmful goals (verb phrases), written from the taxonomy's descriptions; disjoint from constitution.py's
@@ -226,3 +228,29 @@ def lookalikes(seed: int = 0, per_topic: int = 2) -> list[tuple[str, str]]:
     for fam, texts in LOOKALIKES.items():
         out += [(fam, t) for t in texts]
     return list(dict.fromkeys(out))
+
+
+DEV_PERCENT = 20  # the share of each contrast set kept out of the run's training data as its dev split
+
+
+def split_of(text: str) -> str:
+    """``dev`` for a fixed ~20 % of texts (stable across runs and machines), else ``train``."""
+    h = int(hashlib.sha256(text.strip().lower().encode("utf-8")).hexdigest()[:8], 16)
+    return "dev" if h % 100 < DEV_PERCENT else "train"
+
+
+def contrast_samples(part: str = "train", seed: int = 0) -> list:
+    """The contrast sets as samples: harmful requests (category = taxonomy id, meta style) and benign look-alikes
+    (category = family); ``part`` is ``train`` (the run's red-team / borderline pools), ``dev`` or ``all``."""
+    from ..records import Sample, stable_id
+
+    if part not in ("train", "dev", "all"):
+        from ..errors import BadInput
+
+        raise BadInput(f"contrast split must be train, dev or all, not {part!r}")
+    keep = (lambda t: True) if part == "all" else (lambda t: split_of(t) == part)
+    out = [Sample(id=f"taxonomy/{stable_id(t)}", prompt=t, label="harmful", category=cat, source="taxonomy",
+                  meta={"style": style}) for style, cat, t in harmful_requests(seed) if keep(t)]
+    out += [Sample(id=f"lookalike/{stable_id(t)}", prompt=t, label="benign", category=fam, source="lookalike")
+            for fam, t in lookalikes(seed) if keep(t)]
+    return out

@@ -200,8 +200,9 @@ def field_questions(rng: random.Random, n: int = 60) -> list[str]:
     return [rng.choice(_FIELD_TPL).format(f=f.lower() if not f.isupper() else f) for f in picked]
 
 
-def borderline_prompts(seed: int = 0) -> list[Sample]:
-    """Every borderline-benign and everyday prompt, with its type as category (deterministic order)."""
+def borderline_prompts(seed: int = 0, lookalike_families: bool = True) -> list[Sample]:
+    """Every borderline-benign and everyday prompt, with its type as category (deterministic order); with
+    ``lookalike_families``, also the training part of ``data.contrast``'s look-alikes (one category per family)."""
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     for verb, objs in _HOMONYMS.items():
@@ -218,5 +219,9 @@ def borderline_prompts(seed: int = 0) -> list[Sample]:
     out += [("everyday", p) for p in _EVERYDAY]
     out += [("field_questions", p) for p in field_questions(rng)]
     out += [("short_safe_questions", p) for p in _SHORT_SAFE]
+    if lookalike_families:  # the benign look-alikes of the taxonomy's harmful requests (their training part)
+        from ..data.contrast import lookalikes, split_of
+
+        out += [(f"lookalike_{fam}", p) for fam, p in lookalikes(seed) if split_of(p) == "train"]
     return [Sample(id=f"borderline/{stable_id(p)}", prompt=p, label="benign", category=t, source="safestack-borderline")
             for t, p in out]

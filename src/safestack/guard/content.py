@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from .constitution import _GOALS
-from .lookalikes import HARM_GOALS, HARM_TOPICS
+from ..data.contrast import HARM_GOALS, HARM_TOPICS
 
 # operational-shaped steps per category (generic, widely known; what makes a reply "help" is the compliance with a
 # harmful goal plus concrete steps, which the output head must see)

@@ -6,12 +6,12 @@ Sources (never XSTest, HarmBench test, StrongREJECT, JBB behaviours' goals, Toxi
 every input is decontaminated against every eval prompt):
 * harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), red-instruct's
   HarmfulQA and DangerousQA questions, taxonomy × constitution templates (``constitution.generated_examples``) and
-  taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``lookalikes.harmful_requests``);
+  taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``data.contrast.harmful_requests``);
 * jailbreaks / injections: safestack's attack registry applied to those requests (origin = the wrapped request's
   source), JailbreakBench artifact prompts of the *training* half of its behaviours (``jbb_split``), injection
   strings alone and hidden in documents;
 * benign: ``datagen.borderline`` prompts (one source per type), ``guard.benign`` prompts and genres, the
-  constitution's benign neighbours, ``guard.lookalikes`` (one source per family), ToxiGen's neutral statements;
+  constitution's benign neighbours, ``data.contrast.lookalikes`` (one source per family), ToxiGen's neutral statements;
 * outputs: JailbreakBench responses of the training behaviours (kept where JBB's judge and safestack's
   ``harm-rules`` judge agree), ``guard.content`` (harmful / refused / benign replies, abusive and benign content),
   ToxiGen's hateful and neutral demonstrations, refusals written from the taxonomy, benign answers of the embedded
@@ -102,7 +102,7 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     from ..data.loaders import load_red_instruct
     from ..taxonomy import load_taxonomy
     from .constitution import generated_examples
-    from .lookalikes import harmful_requests
+    from ..data.contrast import harmful_requests
 
     tax = load_taxonomy()
     base: list[tuple[str, str, str, str]] = []
@@ -179,9 +179,9 @@ def _benign_inputs(seed: int) -> list[Example]:
     from .benign import benign_prompts, borderline_genres
     from .constitution import BENIGN_EXTRA
     from .content import toxigen_content
-    from .lookalikes import lookalikes
+    from ..data.contrast import lookalikes
 
-    benign = [(s.prompt, f"borderline:{s.category}") for s in borderline_prompts(seed)]
+    benign = [(s.prompt, f"borderline:{s.category}") for s in borderline_prompts(seed, lookalike_families=False)]
     benign += [(p, "borderline-genre") for _, p in borderline_genres(seed)]
     benign += [(p, "benign") for _, p in benign_prompts(seed)] + [(p, "benign-extra") for p in BENIGN_EXTRA]
     benign += [(p, f"lookalike:{fam}") for fam, p in lookalikes(seed)]

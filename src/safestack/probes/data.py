@@ -85,7 +85,7 @@ def benign_samples() -> list[Sample]:
 
     tasks = [Sample(id=f"benign-task/{stable_id(p)}", prompt=p, label="benign", category=c, source="safestack-probes")
              for c, p in benign_task_prompts()]
-    return borderline_prompts() + tasks
+    return borderline_prompts(lookalike_families=False) + tasks
 
 
 def _split(samples: list[Sample], val_share: float, seed: int) -> tuple[list[Sample], list[Sample]]:

@@ -42,7 +42,7 @@ def goal_sources() -> dict[str, tuple[bool, list[str]]]:
            "advbench": (True, [s.prompt for s in load_harmbench_extra("advbench")]),
            "harmfulqa": (True, [s.prompt for s in load_red_instruct("harmfulqa")]),
            "dangerousqa": (True, [s.prompt for s in load_red_instruct("dangerousqa")]),
-           "borderline": (False, [s.prompt for s in borderline_prompts()]),
+           "borderline": (False, [s.prompt for s in borderline_prompts(lookalike_families=False)]),
            "benign-answers": (False, [a["prompt"] for a in benign_answers()])}
     index = Contamination(eval_prompts())
     return {k: (lab, decontaminate(v, lambda t: t, index)[0]) for k, (lab, v) in raw.items()}
