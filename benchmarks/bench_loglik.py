@@ -21,6 +21,7 @@ from _results import save  # noqa: E402
 
 
 def main() -> None:
+    from safestack.data.benches import load_bbq, load_truthfulqa
     from safestack.evals.benches import bbq, truthfulqa
     from safestack.records import user
     from safestack.targets import load_target
@@ -32,9 +33,9 @@ def main() -> None:
     target = load_target("default")
     target.loglik_rows = a.rows
     res: dict = {"questions_per_bench": a.n, "packed_rows_per_forward": a.rows}
-    bbq_samples = bbq.load()
+    bbq_samples = load_bbq()
     benches = {"bbq": (bbq_samples, bbq._prompt, lambda s: s.meta["options"]),
-               "truthfulqa": (truthfulqa.load(), lambda s: s.prompt, truthfulqa.options),
+               "truthfulqa": (load_truthfulqa(), lambda s: s.prompt, truthfulqa.options),
                # as a full run reads BBQ (file order): a context's questions and versions share their head
                "bbq_consecutive": (bbq_samples, bbq._prompt, lambda s: s.meta["options"])}
     target.loglik_sync([user("warm up")], ["ok"])

@@ -311,3 +311,28 @@ def test_rejudge_rescores_stored_replies_without_touching_the_run(tmp_path, tiny
     (tmp_path / "mt" / "metrics.json").write_text(json.dumps({"multiturn": {"bench_kind": "multiturn", "n": 0}}))
     with pytest.raises(BadInput, match="multiturn keeps per-turn verdicts"):
         asyncio.run(rejudge(tmp_path / "mt", tmp_path / "x", [RefusesAll()]))
+
+
+@pytest.mark.parametrize("name", sorted(available()))
+def test_bench_contract(name):
+    """Every registered bench: its metadata, and a registered dataset that loads its prompts (declared once, in
+    data/: description, licence, spec forms)."""
+    from safestack.registry import Registry
+
+    b = available()[name]
+    assert isinstance(available(), Registry) and b.name == name and b.kind in ("generation", "loglik", "multiturn")
+    assert b.metrics and b.description and callable(b.summarize) and callable(b.row_values)
+    d = b.data
+    assert d.name in DATASETS and d.role == "eval" and d.licence and d.specs and d.description
+    samples = b.load()
+    assert samples and all(s.label in ("harmful", "benign") and s.prompt for s in samples[:50])
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_dataset_contract(name):
+    """Every registered dataset: metadata, a role, and a loader that gives labelled samples."""
+    d = DATASETS[name]
+    assert d.name == name and d.kind == d.role in ("eval", "train", "dev") and d.description and d.specs
+    samples = d.loader()
+    assert samples and len({s.id for s in samples}) == len(samples)
+    assert all(s.label in ("harmful", "benign") and s.prompt for s in samples)

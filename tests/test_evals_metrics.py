@@ -43,12 +43,14 @@ def test_bbq_accuracy_and_bias_scores_hand_computed():
 
 
 def test_bbq_target_matching_uses_group_or_name():
+    from safestack.data.benches import _bbq_target_idx
+
     r = {"additional_metadata": {"stereotyped_groups": ["British"]},
          "answer_info": {"ans0": ["British", "Europe"], "ans1": ["Japanese", "AsiaPacific"],
                          "ans2": ["Can't answer", "unknown"]}}
-    assert bbq._target_idx(r) == 0
+    assert _bbq_target_idx(r) == 0
     r["additional_metadata"]["stereotyped_groups"] = ["nobody"]
-    assert bbq._target_idx(r) is None
+    assert _bbq_target_idx(r) is None
 
 
 def test_truthfulqa_mc1_mc2_hand_computed():
@@ -83,7 +85,10 @@ def test_multiturn_refusal_holds_and_asr_at_k_hand_computed():
 
 
 def test_multiturn_script_escalates_and_feeds_behaviour():
-    s = multiturn.load("2")[0]
+    from safestack.evals.benches import BENCHES
+
+    s = BENCHES["multiturn"].load("2")[0]
+    assert multiturn.K_MAX == len(multiturn.ESCALATION)  # the data layer parses multiturn:<K> against it
     turns = multiturn.script(s)
     assert len(turns) == 3 and s.meta["behavior"].rstrip(".") in turns[1] and s.meta["behavior"].rstrip(".") not in turns[0]
 

@@ -55,7 +55,9 @@ def test_select_expands_all_and_kinds_in_order():
 
 
 @pytest.mark.parametrize("module,registry", [("safestack.attacks.base", "ATTACKS"), ("safestack.judges.base", "JUDGES"),
-                                             ("safestack.datagen.constitution", "CHECKS")])
+                                             ("safestack.datagen.constitution", "CHECKS"),
+                                             ("safestack.evals.benches.base", "BENCHES"),
+                                             ("safestack.data.loaders", "DATASETS")])
 def test_every_plugin_kind_uses_the_registry(module, registry):
     import importlib
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 from ..errors import BadInput
 from ..records import Sample, read_jsonl
+from ..registry import Registry
 
 VENDOR = "vendor"
 
@@ -227,9 +228,15 @@ class DatasetInfo:
     loader: Callable[[], list[Sample]]
     vendor: str = ""
     specs: list[str] = field(default_factory=list)
+    load_spec: Callable[[str], list[Sample]] | None = None  # the spec's argument after "name:" → samples
+    tags: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:  # a dataset's kind in the registry is its role
+        return self.role
 
 
-DATASETS: dict[str, DatasetInfo] = {
+_BUILTIN: dict[str, DatasetInfo] = {
     "harmbench": DatasetInfo("harmbench", "HarmBench text behaviours, test split (held out), standard behaviours",
                              "eval", "MIT", lambda: load_harmbench("test"), "harmbench",
                              ["harmbench", "harmbench:test", "harmbench:val", "harmbench:all",
@@ -253,24 +260,13 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def _bench_dataset(name: str, description: str, licence: str, vendor: str, specs: list[str]) -> DatasetInfo:
-    return DatasetInfo(name, description, "eval", licence, lambda: load_bench(name), vendor, specs)
+def _load_bench_datasets() -> None:
+    from . import benches  # noqa: F401  (registers the evaluation benches' prompt sets)
 
 
-DATASETS.update({
-    "strongreject": _bench_dataset("strongreject", "StrongREJECT 313 forbidden prompts, 6 categories", "MIT",
-                                   "strongreject", ["strongreject"]),
-    "jbb": _bench_dataset("jbb", "JailbreakBench 100 harmful behaviours (jbb) and artifact replay (jbb:artifacts, "
-                          "jbb:PAIR, jbb:GCG, …)", "MIT", "jbb", ["jbb", "jbb:artifacts", "jbb:PAIR", "jbb:GCG"]),
-    "toxigen": _bench_dataset("toxigen", "ToxiGen generation prompts, 50 per file of 31 (toxigen:all = 31,000)",
-                              "MIT + CDLA-Permissive-2.0", "toxigen", ["toxigen", "toxigen:<N>", "toxigen:all"]),
-    "bbq": _bench_dataset("bbq", "BBQ bias QA, 6 of 11 categories (11,956 items)", "CC-BY-4.0", "bbq",
-                          ["bbq", "bbq:Age,Religion"]),
-    "truthfulqa": _bench_dataset("truthfulqa", "TruthfulQA v1, 817 questions (MC1/MC2, generation refs)",
-                                 "Apache-2.0", "truthfulqa", ["truthfulqa"]),
-    "multiturn": _bench_dataset("multiturn", "Scripted escalating multi-turn conversations on HarmBench test "
-                                "behaviours (159, K=4)", "MIT", "harmbench", ["multiturn", "multiturn:<K>"]),
-})
+DATASETS: Registry[DatasetInfo] = Registry("dataset", _load_bench_datasets)
+for _info in _BUILTIN.values():
+    DATASETS.add(_info)
 
 
 def split_limit(spec: str) -> tuple[str, int | None]:
@@ -300,11 +296,9 @@ def load_bench(spec: str) -> list[Sample]:
         return load_harmbench_extra(name)
     if name in RED_INSTRUCT and not rest:
         return load_red_instruct(name)
-    from ..evals.benches import find_bench  # benches registered with the eval suite (strongreject, bbq, …)
-
-    b, arg = find_bench(spec)
-    if b is not None:
-        return b.load(arg)
+    info = DATASETS.get(name)
+    if info is not None and info.load_spec is not None:  # the evaluation benches' sets (data/benches.py)
+        return info.load_spec(rest)
     raise BadInput(f"unknown bench spec '{spec}' (built-in: {', '.join(sorted(DATASETS))}; or jsonl:<path>)")
 
 

@@ -1,7 +1,8 @@
-"""The bench registry. A bench is registered where it is defined, with metadata (name, kind, metrics), and
-supplies four pieces: ``load(arg)`` → samples, ``run(ctx, bench_key, samples)`` → EvalRows appended to the store,
+"""The bench registry. A bench is registered where it is defined, with metadata (name, kind, metrics, what it
+measures), and supplies three pieces: ``run(ctx, bench_key, samples)`` → EvalRows appended to the store,
 ``summarize(rows)`` → its metrics block, ``row_values(row)`` → the per-row values its mean metrics average
-(used by ``safestack eval compare`` for bootstrap CIs).
+(used by ``safestack eval compare`` for bootstrap CIs). Its prompts are a dataset (``dataset``, by default the
+bench's name) whose loader, licence and spec forms are declared once, in ``data/``.
 
 Kinds: ``generation`` (free text, judged), ``loglik`` (multiple choice by log-likelihood of the options when the
 target exposes ``loglik``; parsed generation otherwise), ``multiturn`` (interactive conversations).
@@ -9,12 +10,14 @@ target exposes ``loglik``; parsed generation otherwise), ``multiturn`` (interact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence
 
+from ...data.loaders import DATASETS, load_bench, split_limit
 from ...engine import WorkItem, run_work
 from ...judges.base import Judge, JudgeItem
 from ...records import EvalRow, JsonlStore, Sample, harmful, refused, stable_id, user
+from ...registry import Registry
 from ...targets.base import GenParams, Target
 from ..metrics import bench_metrics
 
@@ -83,44 +86,46 @@ class BenchSpec:
     name: str
     kind: str  # generation | loglik | multiturn
     metrics: tuple[str, ...]
-    description: str
-    load: Callable[[str], list[Sample]]  # the spec's argument after "name:" ("" when none)
+    description: str  # what it measures (the data's description is the dataset's)
     run: Callable[[BenchContext, str, Sequence[Sample]], Awaitable[None]] = run_generation
     summarize: Callable[[Sequence[EvalRow]], dict] = default_summary
     row_values: Callable[[EvalRow], dict[str, float]] = default_row_values
-    licence: str = ""
-    specs: list[str] = field(default_factory=list)
+    dataset: str = ""  # the registered dataset holding its prompts; "" = the bench's name
+    tags: tuple[str, ...] = ()
 
+    @property
+    def data(self):
+        """The dataset's registration (description, licence, vendored folder, spec forms)."""
+        return DATASETS.spec(self.dataset or self.name)
 
-BENCHES: dict[str, BenchSpec] = {}
-
-
-def bench(spec: BenchSpec) -> BenchSpec:
-    BENCHES[spec.name] = spec
-    return spec
+    def load(self, arg: str = "") -> list[Sample]:
+        """The prompts for ``<name>:<arg>`` (``arg`` "" when none)."""
+        return load_bench(f"{self.dataset or self.name}:{arg}" if arg else self.dataset or self.name)
 
 
 def _load_all() -> None:
     from . import bbq, harmbench, jbb, multiturn, strongreject, toxigen, truthfulqa, xstest  # noqa: F401
 
 
-def available() -> dict[str, BenchSpec]:
-    _load_all()
+BENCHES: Registry[BenchSpec] = Registry("bench", _load_all)
+
+
+def bench(spec: BenchSpec) -> BenchSpec:
+    return BENCHES.add(spec)
+
+
+def available() -> Registry[BenchSpec]:
     return BENCHES
 
 
-GENERIC = BenchSpec("generic", "generation", ("asr", "over_refusal"), "a bench of harmful/benign prompts",
-                    load=lambda arg: [])
+GENERIC = BenchSpec("generic", "generation", ("asr", "over_refusal"), "a bench of harmful/benign prompts")
 
 
 def find_bench(spec: str) -> tuple[BenchSpec | None, str]:
     """The registered bench a spec names, and the spec's argument; (None, "") for jsonl: and unregistered names."""
-    from ...data.loaders import split_limit
-
     spec = split_limit(spec)[0]
     if spec.startswith("jsonl:"):
         return None, ""
-    _load_all()
     name, _, arg = spec.partition(":")
     return BENCHES.get(name), arg
 

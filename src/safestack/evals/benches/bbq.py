@@ -13,49 +13,13 @@ disambiguated contexts (Parrish et al., 2022).
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import defaultdict
 from typing import Sequence
 
-from ...data.loaders import data_dir
-from ...errors import BadInput
 from ...records import EvalRow, Sample, refused
 from ..metrics import bench_metrics, rate
 from .base import BenchContext, BenchSpec, bench, over_refused
 from .choice import lettered, pred_of, run_choice, uses_loglik  # noqa: F401
-
-
-def categories() -> list[str]:
-    return sorted(f.name[:-len(".jsonl.gz")] for f in (data_dir("bbq") / "data").glob("*.jsonl.gz"))
-
-
-def _target_idx(r: dict) -> int | None:
-    groups = {g.lower() for g in r["additional_metadata"].get("stereotyped_groups", [])}
-    hits = [i for i in range(3) if r["answer_info"][f"ans{i}"][1] != "unknown"
-            and ({x.lower() for x in r["answer_info"][f"ans{i}"]} & groups)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def load(arg: str = "") -> list[Sample]:
-    cats = categories()
-    want = [c for c in arg.split(",") if c] or cats
-    bad = [c for c in want if c not in cats]
-    if bad:
-        raise BadInput(f"bbq: unknown category {bad} (available: {', '.join(cats)})")
-    out = []
-    for c in want:
-        with gzip.open(data_dir("bbq") / "data" / f"{c}.jsonl.gz", "rt", encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                opts = [r["ans0"], r["ans1"], r["ans2"]]
-                unknown = next(i for i in range(3) if r["answer_info"][f"ans{i}"][1] == "unknown")
-                out.append(Sample(id=f"bbq/{c}/{r['example_id']}", prompt=f"{r['context']}\n{r['question']}",
-                                  label="benign", category=f"{c}/{r['context_condition']}", source="bbq",
-                                  meta={"options": opts, "gold": r["label"], "unknown": unknown,
-                                        "target": _target_idx(r), "polarity": r["question_polarity"],
-                                        "condition": r["context_condition"], "bbq_category": c, "norm": True}))
-    return out
 
 
 def _prompt(s: Sample) -> str:
@@ -120,6 +84,5 @@ def row_values(r: EvalRow) -> dict[str, float]:
 
 
 bench(BenchSpec("bbq", "loglik", ("accuracy_ambig", "accuracy_disambig", "bias_score_ambig", "bias_score_disambig"),
-                "BBQ (6 of 11 categories): accuracy and bias score, ambiguous vs disambiguated", load, run=run,
-                summarize=summarize, row_values=row_values, licence="CC-BY-4.0",
-                specs=["bbq", "bbq:Age", "bbq:Age,Religion"]))
+                "accuracy and bias score, ambiguous vs disambiguated contexts", run=run, summarize=summarize,
+                row_values=row_values))

@@ -16,7 +16,6 @@ from typing import Sequence
 
 import numpy as np
 
-from ...data.loaders import _csv, data_dir
 from ...judges.base import Judge, JudgeItem
 from ...judges.harm import substance
 from ...records import EvalRow, Sample, Verdict
@@ -24,17 +23,6 @@ from ..metrics import mean_ci
 from .base import BenchContext, BenchSpec, bench, default_row_values, default_summary, run_generation
 
 SCORER = "offline-approximation"
-
-
-def load(arg: str = "") -> list[Sample]:
-    if arg:
-        from ...errors import BadInput
-
-        raise BadInput(f"strongreject: unexpected argument '{arg}' (use 'strongreject')")
-    rows = _csv(data_dir("strongreject") / "strongreject_dataset.csv")
-    return [Sample(id=f"strongreject/{i}", prompt=r["forbidden_prompt"], label="harmful", category=r["category"],
-                   source="strongreject", meta={"behavior": r["forbidden_prompt"], "origin": r["source"]})
-            for i, r in enumerate(rows)]
 
 
 def rubric(refused: bool, specific: float, convincing: float) -> float:
@@ -100,5 +88,5 @@ def row_values(r: EvalRow) -> dict[str, float]:
 
 
 bench(BenchSpec("strongreject", "generation", ("score", "score_by_category", "asr"),
-                "StrongREJECT 313 forbidden prompts: rubric score (offline approximation) and ASR", load, run=run,
-                summarize=summarize, row_values=row_values, licence="MIT", specs=["strongreject"]))
+                "rubric score (offline approximation) and ASR", run=run, summarize=summarize,
+                row_values=row_values))

@@ -10,12 +10,8 @@ neutral prompt is over-refusal; ``asr`` here is the toxic-generation rate on hat
 
 from __future__ import annotations
 
-import gzip
-import random
 from typing import Sequence
 
-from ...data.loaders import data_dir
-from ...errors import BadInput
 from ...records import EvalRow, Sample, judged, refused
 from ..metrics import bench_metrics, group_rates, rate
 from .base import BenchContext, BenchSpec, bench, over_refused, run_generation
@@ -23,25 +19,6 @@ from .base import BenchContext, BenchSpec, bench, over_refused, run_generation
 
 def toxic(r: EvalRow) -> bool:
     return judged(r, "toxicity")
-
-
-def load(arg: str = "") -> list[Sample]:
-    if arg in ("", "all") or arg.isdigit():
-        per_file = None if arg == "all" else int(arg or 50)
-    else:
-        raise BadInput(f"toxigen: bad argument '{arg}' (toxigen, toxigen:<N per file>, toxigen:all)")
-    out = []
-    for f in sorted((data_dir("toxigen") / "prompts").glob("*_1k.txt.gz")):
-        kind, group = f.name[:-len("_1k.txt.gz")].split("_", 1)
-        lines = [ln for ln in gzip.open(f, "rt", encoding="utf-8").read().splitlines() if ln.strip()]
-        idx = list(range(len(lines)))
-        if per_file is not None:
-            idx = sorted(random.Random(f"toxigen:{f.name}").sample(idx, min(per_file, len(idx))))
-        for i in idx:
-            out.append(Sample(id=f"toxigen/{kind}_{group}/{i}", prompt=lines[i].replace("\\n", "\n"),
-                              label="harmful" if kind == "hate" else "benign", category=group, source="toxigen",
-                              meta={"group": group, "prompt_kind": kind}))
-    return out
 
 
 async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
@@ -72,6 +49,5 @@ def row_values(r: EvalRow) -> dict[str, float]:
 
 
 bench(BenchSpec("toxigen", "generation", ("toxic_rate", "toxic_by_group", "asr"),
-                "ToxiGen: toxicity of generations per target group (offline MiniLM classifier)", load, run=run,
-                summarize=summarize, row_values=row_values, licence="MIT + CDLA-Permissive-2.0",
-                specs=["toxigen", "toxigen:<N per file>", "toxigen:all"]))
+                "toxicity of generations per target group (offline MiniLM classifier)", run=run,
+                summarize=summarize, row_values=row_values))

@@ -10,47 +10,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
 
-from ...data.loaders import data_dir
-from ...errors import BadInput
 from ...records import EvalRow, Sample, judged, refused
 from ..metrics import bench_metrics, mean_ci, rate
 from .base import BenchContext, BenchSpec, bench, over_refused, run_generation
 from .choice import run_loglik, uses_loglik
-
-
-def _split(s: str) -> list[str]:
-    return [x.strip() for x in s.split(";") if x.strip()]
-
-
-def load(arg: str = "") -> list[Sample]:
-    if arg:
-        raise BadInput(f"truthfulqa: unexpected argument '{arg}' (use 'truthfulqa')")
-    root = data_dir("truthfulqa") / "data" / "v1"
-    mc = json.loads((root / "mc_task.json").read_text(encoding="utf-8"))
-    with (root / "TruthfulQA.csv").open(encoding="utf-8-sig", newline="") as f:
-        refs = {r["Question"].strip(): r for r in csv.DictReader(f)}
-    out = []
-    for i, q in enumerate(mc):
-        r = refs.get(q["question"].strip(), {})
-        true = _split(r.get("Correct Answers", "")) or [k for k, v in q["mc2_targets"].items() if v]
-        if "I have no comment." not in true:
-            true.append("I have no comment.")
-        out.append(Sample(id=f"truthfulqa/{i}", prompt=q["question"], label="benign",
-                          category=r.get("Category") or None, source="truthfulqa",
-                          meta={"mc1": list(q["mc1_targets"]), "mc1_labels": list(q["mc1_targets"].values()),
-                                "mc2": list(q["mc2_targets"]), "mc2_labels": list(q["mc2_targets"].values()),
-                                "true_refs": true,
-                                "false_refs": _split(r.get("Incorrect Answers", ""))
-                                or [k for k, v in q["mc2_targets"].items() if not v]}))
-    return out
 
 
 def options(s: Sample) -> list[str]:
@@ -140,5 +109,5 @@ def row_values(r: EvalRow) -> dict[str, float]:
 
 
 bench(BenchSpec("truthfulqa", "loglik", ("mc1", "mc2", "truthful"),
-                "TruthfulQA v1 (817): MC1/MC2 by log-likelihood (hf:), truthfulness of generations (API)", load,
-                run=run, summarize=summarize, row_values=row_values, licence="Apache-2.0", specs=["truthfulqa"]))
+                "MC1/MC2 by log-likelihood (hf:), truthfulness of generations (API)", run=run, summarize=summarize,
+                row_values=row_values))

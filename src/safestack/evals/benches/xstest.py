@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Sequence
 
-from ...data.loaders import load_xstest
 from ...records import EvalRow, harmful, refused
 from ..metrics import rate
 from .base import BenchSpec, bench, default_summary, over_refused
@@ -43,6 +42,5 @@ def row_values(r: EvalRow) -> dict[str, float]:
 
 bench(BenchSpec("xstest", "generation", ("over_refusal", "over_refusal_by_category", "compliance_unsafe",
                                          "compliance_unsafe_by_type", "asr"),
-                "XSTest: over-refusal on 250 safe prompts, compliance on 200 unsafe, by type",
-                lambda arg: load_xstest(arg or "all"), summarize=summarize, row_values=row_values,
-                licence="CC-BY-4.0", specs=["xstest", "xstest:safe", "xstest:unsafe"]))
+                "over-refusal on the safe prompts, compliance on the unsafe ones, by type", summarize=summarize,
+                row_values=row_values))
