@@ -70,3 +70,29 @@ def test_run_datagen_end_to_end(tmp_path, tiny_target):
     assert rows and all(r["prompt"][0]["role"] == "user" and r["chosen"][0]["role"] == "assistant" for r in rows)
     assert s["by_kind"]["refusal"] == 6
     assert all("kill a Python process" not in r["prompt"][0]["content"] for r in rows)
+
+
+def test_refusal_pairs_alternate_direct_and_attacked_balanced_by_category():
+    from safestack.datagen.pairs import order_refusal_pairs
+    from safestack.records import Pair
+
+    def pair(i, attack, cat):
+        return Pair(key=f"p{i}", prompt=[Message(role="user", content=f"q{i}")], chosen="no", rejected="yes",
+                    kind="refusal", category=cat, source=f"findings:{attack}", meta={"attack": attack})
+
+    ref = [pair(i, "direct", "cybercrime") for i in range(6)] + [pair(10 + i, "direct", "violence") for i in range(2)]
+    ref += [pair(20 + i, "roleplay", "cybercrime") for i in range(4)] + [pair(30, "crescendo", "violence")]
+    got = order_refusal_pairs(ref)
+    assert sorted(p.key for p in got) == sorted(p.key for p in ref)
+    head = got[:6]  # a max_pairs prefix: 3 direct + 3 attacked, both categories, both attacks
+    assert [p.meta["attack"] == "direct" for p in head] == [True, False] * 3
+    assert {p.category for p in head if p.meta["attack"] == "direct"} == {"cybercrime", "violence"}
+    assert {p.meta["attack"] for p in head} == {"direct", "roleplay", "crescendo"}
+
+
+def test_interactive_attacks_run_on_a_spread_subset():
+    from safestack.redteam.runner import spread
+
+    items = list(range(10))
+    assert spread(items, None) == items and spread(items, 20) == items
+    assert spread(items, 3) == [0, 3, 6] and spread(items, 5) == [0, 2, 4, 6, 8] and spread(items, 0) == []

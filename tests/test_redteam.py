@@ -51,10 +51,10 @@ def test_kill_9_then_resume_redoes_nothing_finished(tmp_path, tiny_dir):
     """A real SIGKILL mid-run: the resumed run keeps every finished record and ends with each exactly once."""
     bench = tmp_path / "b.jsonl"
     bench.write_text("".join(json.dumps({"prompt": f"harmful request number {i} about weapons", "label": "harmful"})
-                             + "\n" for i in range(48)))
+                             + "\n" for i in range(200)))  # 400 attempts: 4 batches of 128
     out = tmp_path / "rt"
     cmd = [sys.executable, "-m", "safestack.cli", "redteam", "--target", f"hf:{tiny_dir}", "--bench", f"jsonl:{bench}",
-           "--attacks", "direct,rot13", "--out", str(out), "--max-new-tokens", "24"]
+           "--attacks", "direct,rot13", "--limit", "0", "--out", str(out), "--max-new-tokens", "24"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     findings = out / "findings.jsonl"
     deadline = time.time() + 120
@@ -63,12 +63,12 @@ def test_kill_9_then_resume_redoes_nothing_finished(tmp_path, tiny_dir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = JsonlStore(findings, Attempt).load()
-    assert 0 < len(before) < 96, "kill landed before the first batch or after the end"
+    assert 0 < len(before) < 400, "kill landed before the first batch or after the end"
     r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     after = JsonlStore(findings, Attempt).load()
     keys = [a.key for a in after]
-    assert len(keys) == len(set(keys)) == 96
+    assert len(keys) == len(set(keys)) == 400
     assert [a.model_dump() for a in after[:len(before)]] == [a.model_dump() for a in before]
 
 

@@ -138,3 +138,22 @@ def test_labelled_positions_only_gives_the_same_log_probs_and_gradients(tiny_dir
     assert tu._use_triton is original  # restored
     assert torch.allclose(full, compact, atol=1e-5) and torch.allclose(g_full, g_compact, atol=1e-5)
     assert (compact != 0).sum() == (labels[:, 1:] != -100).sum()  # only labelled positions scored
+
+
+def test_resume_point_skips_and_removes_a_checkpoint_cut_short(tmp_path):
+    """A kill while a checkpoint is being written leaves a folder without trainer_state.json: resuming from it
+    fails in transformers, so the last complete one is used and the torn one removed."""
+    import json
+
+    from safestack.train.common import resume_point
+
+    assert resume_point(tmp_path / "none") is None
+    for step, complete in ((2, True), (10, True), (12, False)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        if complete:
+            (d / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    assert resume_point(tmp_path, log=lambda m: None) == str(tmp_path / "checkpoint-10")  # 10 > 2 numerically
+    assert not (tmp_path / "checkpoint-12").exists()
+    (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"global_')  # torn mid-write
+    assert resume_point(tmp_path, log=lambda m: None) == str(tmp_path / "checkpoint-2")

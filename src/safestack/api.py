@@ -128,13 +128,14 @@ class Run:
 
     def redteam(self, target, *, sources: Sequence[str] | None = None, attacks: Sequence[str] | str | None = None,
                 limit: int | None = _RT.limit, max_new_tokens: int = _RT.max_new_tokens,
-                batch_size: int = _RT.batch_size,
+                batch_size: int = _RT.batch_size, interactive_limit: int | None = _RT.interactive_limit,
                 focus: Sequence[str] = (), attacker=None, translator=None, show_progress: bool = True) -> dict:
         """Attacks × harmful training prompts × ``target`` → ``redteam/findings.jsonl``; returns the summary
         (``asr``, ``by_attack``, ``by_category``…) that ``redteam/redteam.json`` holds.
 
         ``sources`` are bench specs of harmful training prompts, spread evenly (never an evaluation bench);
-        ``limit`` prompts in all (``None``: every prompt). ``focus`` adds every prompt of those taxonomy
+        ``limit`` prompts in all (``None``: every prompt); multi-turn / interactive attacks run on
+        ``interactive_limit`` of them. ``focus`` adds every prompt of those taxonomy
         categories. ``attacker`` / ``translator`` are targets for the attacks that need one (pair, crescendo,
         translate_*). Defaults: those of ``safestack run``."""
         from .attacks import make_attacks
@@ -161,7 +162,7 @@ class Run:
         summary = asyncio.run(run_redteam(target, samples, atk, self.judges, self.dir / "redteam",
                                           params=GenParams(max_new_tokens=max_new_tokens), taxonomy=self.taxonomy,
                                           resume=True, seed=self.seed, batch_size=batch_size,
-                                          show_progress=show_progress))
+                                          show_progress=show_progress, interactive_limit=interactive_limit))
         self._mark("redteam", t0)
         return summary
 
@@ -224,7 +225,7 @@ class Run:
         ``method``: ``dpo`` (DPO with LoRA), ``rr`` (representation rerouting, circuit breakers) or ``dpo+rr`` (RR
         from the DPO model). ``dpo`` / ``rr``: ``DPOSettings`` / ``RRSettings`` or a dict of their fields over the
         defaults (e.g. ``dpo={"epochs": 1}``)."""
-        from .pipeline import model_path_of
+        from .targets import model_path_of
         from .targets import load_target
         from .train.config import DPOSettings, RRSettings
 

@@ -109,6 +109,9 @@ def redteam(target: str = TargetOpt,
                                         "families (encoding, persona, …) or all; a+b composes"),
             limit: int = typer.Option(_RT.limit, "--limit", min=0, help="prompts in all, spread over the benches "
                                       "(0 = every prompt)"),
+            interactive_limit: int = typer.Option(_RT.interactive_limit or 0, "--interactive-limit", min=0,
+                                                  help="prompts the interactive attacks (crescendo, pair) run on, "
+                                                  "spread over the list (0 = every prompt)"),
             out: Path = typer.Option(..., "--out"),
             resume: bool = typer.Option(False, "--resume"), max_new_tokens: int = typer.Option(_RT.max_new_tokens),
             attacker: Optional[str] = typer.Option(None, "--attacker", help="target spec of the attacker LLM (pair, "
@@ -151,7 +154,8 @@ def redteam(target: str = TargetOpt,
     atk = make_attacks(names, **provides)
     summary = asyncio.run(run_redteam(tgt, samples, atk, [make_judge("refusal"), make_judge("harm")], out,
                                       params=GenParams(max_new_tokens=max_new_tokens), taxonomy=load_taxonomy(),
-                                      resume=resume, seed=seed, batch_size=max(_RT.batch_size, concurrency)))
+                                      resume=resume, seed=seed, batch_size=max(_RT.batch_size, concurrency),
+                                      interactive_limit=interactive_limit or None))
     t = Table(title=f"ASR by attack (overall {summary['asr'] * 100:.1f}%)")
     for c in ("attack", "n", "ASR", "95% CI"):
         t.add_column(c)

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from .errors import BadInput
 from .records import write_json
+from .targets import model_path_of
 from .train.config import CheckpointEvalSettings, DPOSettings, RRSettings, from_dict, load_yaml, to_dict
 
 
@@ -28,6 +29,9 @@ class RedteamSettings:
     sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training", "harmfulqa", "dangerousqa"])
     attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
     limit: int | None = 140  # harmful training prompts, spread evenly over the sources (by category within each)
+    # interactive attacks (crescendo, pair: several generations per prompt) run on this many of the prompts, spread
+    # over the sources (None: all)
+    interactive_limit: int | None = 48
     focus: list[str] = field(default_factory=list)  # categories whose behaviours are all red-teamed (set by rounds)
     # rejected replies are cut to 32 tokens for DPO, but the borderline prompts' helpful answers (chosen) are generated
     # with these settings too; 32 here, with length-grouped DPO batches, measured worse (README "Speed": ASR 13.2 %)
@@ -237,7 +241,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
             samples += [s for s in pool if taxonomy.canonical(s.category) in rcfg.redteam.focus and s.id not in have]
         asyncio.run(run_redteam(target_fn(), samples, make_attacks(rcfg.redteam.attacks),
                                 judges, rdir / "redteam", params=rt_params, taxonomy=taxonomy, resume=True,
-                                seed=cfg.seed, batch_size=rcfg.redteam.batch_size))
+                                seed=cfg.seed, batch_size=rcfg.redteam.batch_size,
+                                interactive_limit=rcfg.redteam.interactive_limit))
 
     def do_eval(edir: Path, spec_target):
         asyncio.run(run_eval(spec_target(), cfg.eval.benches, judges, edir, limit=cfg.eval.limit,
@@ -431,14 +436,3 @@ def before_cache_key(cfg: RunConfig, judges) -> str | None:
                     {"max_new_tokens": cfg.eval.max_new_tokens, "greedy": True},
                     [w.with_suffix(".safetensors"), w.with_suffix(".json")],
                     [getattr(j, "spec_name", j.name) for j in judges])
-
-
-def model_path_of(spec: str) -> str:
-    """The local weights behind a target spec (training needs weights, not an API)."""
-    if spec == "default":
-        from .targets.default import default_model_dir
-
-        return str(default_model_dir())
-    if spec.startswith("hf:"):
-        return spec[3:]
-    raise BadInput(f"target '{spec}': training needs local weights (default or hf:<path>), not an API target")

@@ -219,11 +219,25 @@ def load_jsonl_bench(path: str) -> list[Sample]:
     return out
 
 
+def load_contrast(name: str, part: str = "") -> list[Sample]:
+    """safestack's contrast sets (``data/contrast.py``): ``taxonomy`` = harmful requests across every category and
+    style, ``lookalikes`` = their benign look-alikes (both the training part), ``contrast:dev`` = the held-back
+    fifth of both (``contrast:train`` / ``contrast:all`` the others)."""
+    from .contrast import contrast_samples
+
+    if name == "contrast":
+        return contrast_samples(part or "dev")
+    if part:
+        raise BadInput(f"bench spec '{name}:{part}': {name} takes no ':' argument")
+    label = "harmful" if name == "taxonomy" else "benign"
+    return [s for s in contrast_samples("train") if s.label == label]
+
+
 @dataclass
 class DatasetInfo:
     name: str
     description: str
-    role: str  # "eval" (never train on it) or "train"
+    role: str  # "eval" (never train on it), "train", or "dev" (neither: for choosing settings)
     licence: str
     loader: Callable[[], list[Sample]]
     vendor: str = ""
@@ -254,6 +268,15 @@ _BUILTIN: dict[str, DatasetInfo] = {
     "dangerousqa": DatasetInfo("dangerousqa", "red-instruct DangerousQA: 200 short harmful questions", "train",
                                "Apache-2.0", lambda: load_red_instruct("dangerousqa"), "red_instruct",
                                ["dangerousqa"]),
+    "taxonomy": DatasetInfo("taxonomy", "safestack's harmful requests: every taxonomy category in question, "
+                            "imperative, assistant-help and noun-phrase styles (training part)", "train",
+                            "Apache-2.0", lambda: load_contrast("taxonomy"), "", ["taxonomy"]),
+    "lookalikes": DatasetInfo("lookalikes", "safestack's benign look-alikes of harmful requests (protection, "
+                              "education, legal, history, fiction, medical, homonyms, …; training part)", "train",
+                              "Apache-2.0", lambda: load_contrast("lookalikes"), "", ["lookalikes"]),
+    "contrast-dev": DatasetInfo("contrast-dev", "the held-back fifth of taxonomy + lookalikes: for checking a run's "
+                                "settings without an evaluation bench (never trained on)", "dev", "Apache-2.0",
+                                lambda: load_contrast("contrast", "dev"), "", ["contrast:dev"]),
     "xstest": DatasetInfo("xstest", "XSTest v2: 250 safe (over-refusal) + 200 unsafe contrast prompts", "eval",
                           "CC-BY-4.0", lambda: load_xstest("all"), "xstest",
                           ["xstest", "xstest:safe", "xstest:unsafe"]),
@@ -296,6 +319,8 @@ def load_bench(spec: str) -> list[Sample]:
         return load_harmbench_extra(name)
     if name in RED_INSTRUCT and not rest:
         return load_red_instruct(name)
+    if name in ("taxonomy", "lookalikes", "contrast"):
+        return load_contrast(name, rest)
     info = DATASETS.get(name)
     if info is not None and info.load_spec is not None:  # the evaluation benches' sets (data/benches.py)
         return info.load_spec(rest)

@@ -41,7 +41,8 @@ def refusal_pairs(findings: Sequence[Attempt], taxonomy: Taxonomy, seed: int = 0
 
 
 async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: Judge, store: JsonlStore,
-                           params: GenParams, seed: int = 0, show_progress: bool = True) -> tuple[list[Pair], int]:
+                           params: GenParams, seed: int = 0, show_progress: bool = True,
+                           taxonomy: Taxonomy | None = None) -> tuple[list[Pair], int]:
     """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful."""
     rng = random.Random(seed)
     work = sample_work(samples, "borderline", params)
@@ -50,12 +51,13 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
     keys = {w.key for w in work}
     rows = [r for r in store.load() if r.key in keys]
     pairs, refused = [], 0
+    cats = list(taxonomy.categories) if taxonomy is not None else None
     for r in rows:
-        if r.verdicts["refusal"].label or len(r.response.split()) < 5:
+        if r.refused or len(r.response.split()) < 5:
             refused += 1
             continue
         pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=trim_to_sentence(r.response),
-                          rejected=write_overrefusal(rng), kind="borderline", category=r.category,
+                          rejected=write_overrefusal(rng, cats), kind="borderline", category=r.category,
                           source="safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
 
@@ -90,6 +92,19 @@ def round_robin(items: Sequence, key: Callable[[Any], Any]) -> list:
     return out
 
 
+def order_refusal_pairs(ref: Sequence[Pair]) -> list[Pair]:
+    """Half direct requests, half attacked ones (the attacks in turn: role-play, suppression, multi-turn, …); within
+    each attack, round-robin over categories — so any prefix (``max_pairs``) is balanced all three ways."""
+    direct = round_robin([p for p in ref if p.meta.get("attack") == "direct"], lambda p: p.category)
+    by_attack: dict[str, list[Pair]] = {}
+    for p in ref:
+        if p.meta.get("attack") != "direct":
+            by_attack.setdefault(str(p.meta.get("attack")), []).append(p)
+    attacked = round_robin([q for g in by_attack.values() for q in round_robin(g, lambda p: p.category)],
+                           lambda p: p.meta.get("attack"))
+    return [p for _, p in round_robin([(0, p) for p in direct] + [(1, p) for p in attacked], lambda t: t[0])]
+
+
 BORDERLINE_MIXES = ("balanced", "pool")
 
 
@@ -121,10 +136,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     ref = dedupe(ref, lambda p: p.prompt[-1].content)
     ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
     rng.shuffle(ref)
-    # every direct request first, then attacked ones; within each, round-robin over categories (balance)
-    direct = round_robin([p for p in ref if p.meta.get("attack") == "direct"], lambda p: p.category)
-    attacked = round_robin([p for p in ref if p.meta.get("attack") != "direct"], lambda p: p.category)
-    ref = direct + attacked
+    ref = order_refusal_pairs(ref)
     if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
         ref.sort(key=lambda p: p.category not in focus)
     if max_pairs:
@@ -177,7 +189,8 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
         border = round_robin(border, lambda s: s.category)
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
-    bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress)
+    bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress,
+                                               taxonomy)
 
     pairs = ref + extra + bpairs
     rng.shuffle(pairs)

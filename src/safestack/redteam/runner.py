@@ -71,7 +71,11 @@ def findings_store(out: str | Path, resume: bool) -> JsonlStore[Attempt]:
 async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequence[Attack],
                       judges: Sequence[Judge], out: str | Path, *, params: GenParams | None = None,
                       taxonomy: Taxonomy | None = None, resume: bool = False, seed: int = 0,
-                      batch_size: int = 32, show_progress: bool = True) -> dict:
+                      batch_size: int = 32, show_progress: bool = True,
+                      interactive_limit: int | None = None) -> dict:
+    """Every attack on every sample, judged and appended to ``findings.jsonl`` (resumable); interactive attacks
+    (Crescendo, PAIR: several generations per episode) run on ``interactive_limit`` of the samples, spread evenly
+    over the list (``None``: all). Returns the red-team summary."""
     params = params or GenParams()
     store = findings_store(out, resume)
     target = CachedTarget(target, {a.request: a.response for a in store.load() if a.request})
@@ -97,13 +101,21 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
     await run_work(work, target, judges, store, params, batch_size=batch_size, description="red teaming",
                    show_progress=show_progress)
     keys = {w.key for w in work}
+    episodes = spread(samples, interactive_limit)
     for a in interactive:
-        keys |= await run_interactive(a, target, samples, judges, store, params, taxonomy=taxonomy, seed=seed,
+        keys |= await run_interactive(a, target, episodes, judges, store, params, taxonomy=taxonomy, seed=seed,
                                       batch_size=batch_size, show_progress=show_progress)
     attempts = [a for a in store.load() if a.key in keys]
     summary = summarize(attempts, target=getattr(target, "name", "?"), judges=judge_info(judges))
     write_json(Path(out) / SUMMARY, summary)
     return summary
+
+
+def spread(items: Sequence, n: int | None) -> list:
+    """``n`` items taken at even strides over ``items`` (all of them when ``n`` is None or not smaller)."""
+    if n is None or n >= len(items):
+        return list(items)
+    return [items[(i * len(items)) // n] for i in range(max(0, n))]
 
 
 async def run_interactive(attack: InteractiveAttack, target: Target, samples: Sequence[Sample],

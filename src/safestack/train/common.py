@@ -91,11 +91,26 @@ def precision_args(on_cpu: bool) -> dict[str, Any]:
     return {"use_cpu": on_cpu, "bf16": not on_cpu and torch.cuda.is_available()}
 
 
-def resume_point(ckpt_dir: Path, log: Callable = print) -> bool | None:
-    """True when ``ckpt_dir`` holds a checkpoint to resume from (Trainer then picks the last one)."""
-    if ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
-        log(f"resuming from the last checkpoint in {ckpt_dir}")
-        return True
+def resume_point(ckpt_dir: Path, log: Callable = print) -> str | None:
+    """The latest complete checkpoint in ``ckpt_dir`` to resume from, or None. A checkpoint is complete once its
+    ``trainer_state.json`` (written last) parses; one cut short by a kill is removed, so training redoes only the
+    steps after the last complete one."""
+    import shutil
+
+    if not ckpt_dir.exists():
+        return None
+    complete = []
+    for d in sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])
+                    if p.name.rsplit("-", 1)[-1].isdigit() else -1):
+        try:
+            json.loads((d / "trainer_state.json").read_text())
+            complete.append(d)
+        except (OSError, ValueError):
+            log(f"removing {d}: an incomplete checkpoint (the process stopped while saving it)")
+            shutil.rmtree(d, ignore_errors=True)
+    if complete:
+        log(f"resuming from {complete[-1]}")
+        return str(complete[-1])
     return None
 
 
