@@ -96,3 +96,16 @@ def test_interactive_attacks_run_on_a_spread_subset():
     items = list(range(10))
     assert spread(items, None) == items and spread(items, 20) == items
     assert spread(items, 3) == [0, 3, 6] and spread(items, 5) == [0, 2, 4, 6, 8] and spread(items, 0) == []
+
+
+def test_needless_refusals_mix_stock_and_taught_refusals_by_share():
+    from safestack.datagen.refusals import _BENIGN_REFUSALS, write_overrefusal
+
+    cats = list(load_taxonomy().categories)
+    rng = random.Random(1)
+    assert all(write_overrefusal(rng, cats, 0.0) in _BENIGN_REFUSALS for _ in range(30))
+    taught = [write_overrefusal(rng, cats, 1.0) for _ in range(30)]
+    assert not any(t in _BENIGN_REFUSALS for t in taught) and len(set(taught)) > 20
+    assert all(classify(t)[0] != "full_compliance" for t in taught)
+    mixed = [write_overrefusal(rng, cats, 0.25) in _BENIGN_REFUSALS for _ in range(400)]
+    assert 0.65 < sum(mixed) / 400 < 0.85

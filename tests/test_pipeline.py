@@ -87,7 +87,7 @@ def test_rounds_apply_the_decision_rules_until_the_budget(tmp_path, tiny_dir):
     rep = run_pipeline(load_run_config(str(cfg_file)), out)
     assert [x["round"] for x in rep["rounds"]] == [1, 2] and not rep["rounds"][0]["passed"]
     d = " ".join(rep["rounds"][0]["decisions"])
-    assert "benign_ratio 1.0 → 1.5" in d and "targeted data for" in d
+    assert "benign_ratio 1.5 → 2.25" in d and "targeted data for" in d
     assert "max_rounds" in rep["rounds"][1]["stopped"]
     r2 = json.loads((out / "rounds" / "2" / "eval_after" / "metrics.json").read_text())
     assert rep["after"]["harmbench"] == r2["harmbench"]

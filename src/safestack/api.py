@@ -169,7 +169,7 @@ class Run:
     def datagen(self, target, findings: Sequence[Any] | None = None, *, benign_ratio: float = _DG.benign_ratio,
                 max_pairs: int | None = _DG.max_pairs, val_fraction: float = _DG.val_fraction,
                 borderline_mix: str = _DG.borderline_mix, max_new_tokens: int = _RT.max_new_tokens,
-                cai_limit: int = 0, critic=None, rlaif_limit: int = 0,
+                taught_refusal_share: float = _DG.taught_refusal_share, cai_limit: int = 0, critic=None, rlaif_limit: int = 0,
                 labeller=None, constitution: str | Path | None = None, focus: Sequence[str] = (),
                 show_progress: bool = True) -> dict:
         """Findings (default: this run's) → preference pairs in ``data/``: refusal pairs for the attacks that
@@ -189,7 +189,7 @@ class Run:
             params=GenParams(max_new_tokens=max_new_tokens), seed=self.seed,
             show_progress=show_progress, cai_limit=cai_limit, critic=critic, rlaif_limit=rlaif_limit,
             labeller=labeller, constitution=str(constitution) if constitution else None, focus=list(focus),
-            borderline_mix=borderline_mix))
+            borderline_mix=borderline_mix, taught_refusal_share=taught_refusal_share))
         self._mark("datagen", t0)
         return summary
 

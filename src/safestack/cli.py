@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import BadInput, SafestackError
-from .pipeline import RedteamSettings
+from .pipeline import DatagenSettings, RedteamSettings
 from .probes import cli as probes_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -33,6 +33,7 @@ out_console = Console()
 TargetOpt = typer.Option("default", "--target", help="default | hf:<path or hub id> | openai:<model>@<base_url>")
 ApiKeyEnv = typer.Option(None, "--api-key-env", help="environment variable holding the API key (openai: targets)")
 _RT = RedteamSettings()  # `safestack redteam` defaults are those of `safestack run` and the Python API
+_DG = DatagenSettings()  # and `safestack datagen`'s
 
 
 def _target(spec: str, api_key_env: str | None = None, **kw):
@@ -166,8 +167,14 @@ def redteam(target: str = TargetOpt,
 
 @app.command()
 def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.Option(..., "--out"),
-            target: str = TargetOpt, benign_ratio: float = typer.Option(1.0, "--benign-ratio"),
-            max_pairs: Optional[int] = typer.Option(None, "--max-pairs"), seed: int = typer.Option(0),
+            target: str = TargetOpt,
+            benign_ratio: float = typer.Option(_DG.benign_ratio, "--benign-ratio", help="borderline-benign pairs "
+                                               "per refusal pair"),
+            max_pairs: int = typer.Option(_DG.max_pairs or 0, "--max-pairs", min=0, help="0 = no limit"),
+            taught_refusal_share: float = typer.Option(_DG.taught_refusal_share, "--taught-refusal-share",
+                                                       min=0.0, max=1.0, help="share of the borderline pairs' "
+                                                       "rejected replies written like the taught refusals"),
+            seed: int = typer.Option(0),
             cai: int = typer.Option(0, "--cai", help="critique→revise this many findings (Constitutional AI)"),
             critic: Optional[str] = typer.Option(None, "--critic", help="target spec of the CAI critic (default: --target)"),
             rlaif: int = typer.Option(0, "--rlaif", help="AI-label preferences for this many prompts (RLAIF)"),
@@ -193,7 +200,8 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
         load_constitution(constitution)  # validate before any generation
     summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
                                       refusal=make_judge("refusal"), harm=make_judge("harm"),
-                                      benign_ratio=benign_ratio, max_pairs=max_pairs, seed=seed,
+                                      benign_ratio=benign_ratio, max_pairs=max_pairs or None, seed=seed,
+                                      taught_refusal_share=taught_refusal_share,
                                       val_fraction=val_fraction, cai_limit=cai,
                                       critic=_target(critic, api_key_env) if critic else None, rlaif_limit=rlaif,
                                       labeller=_target(labeller, api_key_env) if labeller else None,

@@ -24,28 +24,36 @@ from .train.config import CheckpointEvalSettings, DPOSettings, RRSettings, from_
 
 @dataclass
 class RedteamSettings:
-    # harmful training prompts in several styles: imperative behaviours (HarmBench val, adv_training) and questions
-    # (red-instruct's HarmfulQA and DangerousQA); never an evaluation bench
-    sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training", "harmfulqa", "dangerousqa"])
-    attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "refusal_suppression"])
-    limit: int | None = 140  # harmful training prompts, spread evenly over the sources (by category within each)
+    # harmful training prompts in several styles: imperative behaviours (HarmBench val, adv_training), questions
+    # (red-instruct's HarmfulQA and DangerousQA) and every taxonomy category in question / imperative / assistant-help
+    # / noun-phrase form (taxonomy); never an evaluation bench
+    sources: list[str] = field(default_factory=lambda: ["harmbench:val", "adv_training", "harmfulqa", "dangerousqa",
+                                                        "taxonomy"])
+    # direct requests, a role-play wrapper and multi-turn escalation (its findings become multi-turn pairs)
+    attacks: list[str] = field(default_factory=lambda: ["direct", "roleplay", "crescendo"])
+    limit: int | None = 120  # harmful training prompts, spread evenly over the sources (by category within each)
     # interactive attacks (crescendo, pair: several generations per prompt) run on this many of the prompts, spread
     # over the sources (None: all)
-    interactive_limit: int | None = 48
+    interactive_limit: int | None = 40
     focus: list[str] = field(default_factory=list)  # categories whose behaviours are all red-teamed (set by rounds)
     # rejected replies are cut to 32 tokens for DPO, but the borderline prompts' helpful answers (chosen) are generated
-    # with these settings too; 32 here, with length-grouped DPO batches, measured worse (README "Speed": ASR 13.2 %)
+    # with these settings too; 32 here, with length-grouped DPO batches, measured worse (docs/results.md)
     max_new_tokens: int = 48
     batch_size: int = 128  # 128 rows decode ~16 % faster than 64 on 2 cores; 256 no faster (measured)
 
 
 @dataclass
 class DatagenSettings:
-    benign_ratio: float = 1.0  # borderline-benign pairs per refusal pair
+    # borderline-benign pairs per refusal pair; chosen with max_pairs on contrast:dev, never on an evaluation bench
+    # (benchmarks/run_dev_settings.py → results.json["run_dev_*"])
+    benign_ratio: float = 1.5
     # which borderline prompts: "balanced" (round-robin over categories) or "pool" (in proportion to the pool, where
     # homonyms — "kill a process", "shoot a photo" — are the largest group)
     borderline_mix: str = "balanced"
-    max_pairs: int | None = 256  # bounds DPO time on CPU (32 steps at batch 8)
+    # share of the borderline pairs' rejected replies written like the refusals the refusal pairs teach (the rest are
+    # stock needless refusals): higher pushes over-refusal down and ASR up (contrast:dev, results.json run_dev_*)
+    taught_refusal_share: float = 0.5
+    max_pairs: int | None = 288  # bounds DPO time on CPU (36 steps an epoch at batch 8)
     val_fraction: float = 0.0
     cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
     critic: str | None = None  # target spec of the critic/reviser (default: the target itself)
@@ -257,7 +265,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 critic=make_target(d.critic) if d.critic else None, rlaif_limit=d.rlaif_limit,
                                 labeller=make_target(d.labeller) if d.labeller else None,
                                 constitution=d.constitution, focus=rcfg.redteam.focus,
-                                borderline_mix=d.borderline_mix))
+                                borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []

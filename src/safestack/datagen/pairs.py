@@ -42,7 +42,7 @@ def refusal_pairs(findings: Sequence[Attempt], taxonomy: Taxonomy, seed: int = 0
 
 async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: Judge, store: JsonlStore,
                            params: GenParams, seed: int = 0, show_progress: bool = True,
-                           taxonomy: Taxonomy | None = None) -> tuple[list[Pair], int]:
+                           taxonomy: Taxonomy | None = None, taught_share: float = 0.5) -> tuple[list[Pair], int]:
     """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful."""
     rng = random.Random(seed)
     work = sample_work(samples, "borderline", params)
@@ -57,7 +57,7 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
             refused += 1
             continue
         pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=trim_to_sentence(r.response),
-                          rejected=write_overrefusal(rng, cats), kind="borderline", category=r.category,
+                          rejected=write_overrefusal(rng, cats, taught_share), kind="borderline", category=r.category,
                           source="safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
 
@@ -120,7 +120,8 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
                       seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
-                      export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced") -> dict:
+                      export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
+                      taught_refusal_share: float = 0.5) -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
@@ -190,7 +191,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress,
-                                               taxonomy)
+                                               taxonomy, taught_refusal_share)
 
     pairs = ref + extra + bpairs
     rng.shuffle(pairs)

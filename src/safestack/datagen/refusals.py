@@ -103,12 +103,12 @@ _BENIGN_REFUSALS = [
 ]
 
 
-def write_overrefusal(rng: random.Random, categories: "list[Category] | None" = None) -> str:
-    """A needless refusal of a safe request: the *rejected* side of borderline-benign pairs. With ``categories``,
-    half are written by ``write_refusal`` for one of them — the very refusals the refusal pairs teach — so the pairs
-    push against the refusal the model is learning wherever the request is safe, not only against a few stock
-    phrasings."""
+def write_overrefusal(rng: random.Random, categories: "list[Category] | None" = None, taught_share: float = 0.5) -> str:
+    """A needless refusal of a safe request: the *rejected* side of borderline-benign pairs. With ``categories``, a
+    ``taught_share`` of them are written by ``write_refusal`` for one of them — the very refusals the refusal pairs
+    teach — so the pairs push against the refusal the model is learning wherever the request is safe, not only
+    against a few stock phrasings; the rest are stock needless refusals."""
     hard = [c for c in categories or [] if c.expected != "soft_deflection"]
-    if hard and rng.random() < 0.5:
+    if hard and rng.random() < taught_share:
         return write_refusal(rng.choice(hard), rng)
     return rng.choice(_BENIGN_REFUSALS)

@@ -1,0 +1,99 @@
+"""DPO vs representation rerouting (RR) vs DPO then RR, from the same red team and the same pairs.
+
+    python benchmarks/compare_methods.py RUN_DIR     # RUN_DIR: a finished default `safestack run` (method dpo)
+
+For each other method, a sibling run directory (RUN_DIR-rr, RUN_DIR-dpo+rr) starts from copies of RUN_DIR's red
+team, eval before and training data, and trains and evaluates on the same held-out suite (one round): rr from the
+base model, dpo+rr from RUN_DIR's DPO model (RR after DPO, as `method: dpo+rr` does; its time is DPO's + RR's). Then every
+model (base, dpo, rr, dpo+rr) meets attacks the training never used: JailbreakBench's PAIR and GCG artifacts
+(transfer prompts written against other models) and base64 / many-shot on HarmBench test behaviours. Every step is
+resumable (done steps are skipped). Results: results.json["method_comparison"].
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from _results import save
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFESTACK = str(ROOT / ".venv/bin/safestack")
+UNSEEN_BENCHES = "jbb:PAIR@40,jbb:GCG@40"
+UNSEEN_ATTACKS = "base64,many_shot"
+UNSEEN_LIMIT = 30
+
+
+def sibling(run: Path, method: str) -> Path:
+    out = run.parent / f"{run.name}-{method}"
+    if not (out / "state.json").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for d in ("redteam", "eval_before", "data"):
+            shutil.copytree(run / d, out / d, dirs_exist_ok=True)
+        state = json.loads((run / "state.json").read_text())
+        keep = {k: state["done"][k] for k in ("redteam", "eval_before", "datagen")}
+        (out / "state.json").write_text(json.dumps({"done": keep, "rounds": []}, indent=2))
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["method"] = "rr"
+    if method == "dpo+rr":  # RR from the DPO model trained by RUN_DIR on the same pairs
+        cfg["target"] = f"hf:{run / 'model'}"
+    cfg["rounds"]["max_rounds"] = 1
+    cfg_file = out / "compare.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    subprocess.run([SAFESTACK, "run", "--config", str(cfg_file), "--out", str(out), "--resume"], check=True)
+    return out
+
+
+def unseen(model: str, out: Path) -> dict:
+    """The attacks the training never used, on one model (resumable)."""
+    ev, rt = out / "unseen_eval", out / "unseen_redteam"
+    if not (ev / "metrics.json").exists():
+        subprocess.run([SAFESTACK, "eval", "--target", model, "--bench", UNSEEN_BENCHES, "--out", str(ev)],
+                       check=True)
+    if not (rt / "redteam.json").exists():
+        subprocess.run([SAFESTACK, "redteam", "--target", model, "--bench", "harmbench:test", "--limit",
+                        str(UNSEEN_LIMIT), "--attacks", UNSEEN_ATTACKS, "--out", str(rt), "--resume"], check=True)
+    m = json.loads((ev / "metrics.json").read_text())
+    r = json.loads((rt / "redteam.json").read_text())
+    res = {k: m[k]["asr"] for k in m if "asr" in m[k]}
+    res.update({f"harmbench+{a}": v["rate"] for a, v in r["by_attack"].items()})
+    return res
+
+
+def held_out(run: Path) -> dict:
+    m = json.loads((run / "eval_after" / "metrics.json").read_text())
+    out = {}
+    for k, v in m.items():
+        for key in ("asr", "over_refusal", "mc1"):
+            if key in v:
+                out[f"{k}.{key}"] = v[key]
+    return out
+
+
+def main(run: Path) -> dict:
+    runs = {"dpo": run, "rr": sibling(run, "rr"), "dpo+rr": sibling(run, "dpo+rr")}
+    table = {"base": {"unseen": unseen("default", run.parent / f"{run.name}-base"),
+                      "held_out": held_out_before(run)}}
+    dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
+    for method, d in runs.items():
+        state = json.loads((d / "state.json").read_text())
+        secs = state["done"]["train"]["seconds"] + (dpo_secs if method == "dpo+rr" else 0.0)
+        table[method] = {"train_seconds": round(secs, 1),
+                         "held_out": held_out(d), "unseen": unseen(f"hf:{d / 'model'}", d)}
+    res = {"command": f"python benchmarks/compare_methods.py {run}", "runs": {k: str(v) for k, v in runs.items()},
+           "unseen_attacks": f"{UNSEEN_BENCHES} (eval) + {UNSEEN_ATTACKS} on harmbench:test@{UNSEEN_LIMIT}",
+           "table": table}
+    save("method_comparison", res)
+    return res
+
+
+def held_out_before(run: Path) -> dict:
+    m = json.loads((run / "eval_before" / "metrics.json").read_text())
+    return {f"{k}.{key}": v[key] for k, v in m.items() for key in ("asr", "over_refusal", "mc1") if key in v}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1])), indent=1))
