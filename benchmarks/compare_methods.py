@@ -4,7 +4,8 @@
 
 For each other method, a sibling run directory (RUN_DIR-rr, RUN_DIR-dpo+rr) starts from copies of RUN_DIR's red
 team, eval before and training data, and trains and evaluates on the same held-out suite (one round): rr from the
-base model, dpo+rr from RUN_DIR's DPO model (RR after DPO, as `method: dpo+rr` does; its time is DPO's + RR's). Then every
+base model for as many steps as fit in the DPO run's training time (equal wall time), dpo+rr from RUN_DIR's DPO
+model for half as many (RR after DPO, as `method: dpo+rr` does; its time is DPO's + that). Then every
 model (base, dpo, rr, dpo+rr) meets attacks the training never used: JailbreakBench's PAIR and GCG artifacts
 (transfer prompts written against other models) and base64 / many-shot on HarmBench test behaviours. Every step is
 resumable (done steps are skipped). Results: results.json["method_comparison"].
@@ -22,9 +23,10 @@ from _results import save
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFESTACK = str(ROOT / ".venv/bin/safestack")
-UNSEEN_BENCHES = "jbb:PAIR@40,jbb:GCG@40"
+UNSEEN_BENCHES = "jbb:PAIR@30,jbb:GCG@30"
 UNSEEN_ATTACKS = "base64,many_shot"
-UNSEEN_LIMIT = 30
+UNSEEN_LIMIT = 20
+RR_SECONDS_PER_STEP = 7.7  # measured on 2 idle cores (batch 8, the default run's pairs)
 
 
 def sibling(run: Path, method: str) -> Path:
@@ -38,8 +40,13 @@ def sibling(run: Path, method: str) -> Path:
         (out / "state.json").write_text(json.dumps({"done": keep, "rounds": []}, indent=2))
     cfg = json.loads((run / "config.json").read_text())
     cfg["method"] = "rr"
+    # equal wall time: RR gets as many steps as fit in the DPO run's training time; DPO+RR adds half that to DPO
+    dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
+    cfg["rr"]["max_steps"] = max(1, int(dpo_secs / RR_SECONDS_PER_STEP))
+    cfg["rr"]["save_steps"] = max(1, cfg["rr"]["max_steps"] // 2)
     if method == "dpo+rr":  # RR from the DPO model trained by RUN_DIR on the same pairs
         cfg["target"] = f"hf:{run / 'model'}"
+        cfg["rr"]["max_steps"] = max(1, cfg["rr"]["max_steps"] // 2)
     cfg["rounds"]["max_rounds"] = 1
     cfg_file = out / "compare.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
