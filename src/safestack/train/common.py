@@ -109,7 +109,7 @@ def resume_point(ckpt_dir: Path, log: Callable = print) -> str | None:
             log(f"removing {d}: an incomplete checkpoint (the process stopped while saving it)")
             shutil.rmtree(d, ignore_errors=True)
     if complete:
-        log(f"resuming from {complete[-1]}")
+        log(f"resuming from the last checkpoint: {complete[-1]}")
         return str(complete[-1])
     return None
 
