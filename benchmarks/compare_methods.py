@@ -70,36 +70,27 @@ def unseen(model: str, out: Path) -> dict:
     return res
 
 
-def held_out(run: Path) -> dict:
-    m = json.loads((run / "eval_after" / "metrics.json").read_text())
-    out = {}
-    for k, v in m.items():
-        for key in ("asr", "over_refusal", "mc1"):
-            if key in v:
-                out[f"{k}.{key}"] = v[key]
-    return out
+def held_out(eval_dir: Path) -> dict:
+    """``bench.metric`` → value for the ASR, over-refusal and MC1 of an eval directory's metrics.json."""
+    m = json.loads((eval_dir / "metrics.json").read_text())
+    return {f"{k}.{key}": v[key] for k, v in m.items() for key in ("asr", "over_refusal", "mc1") if key in v}
 
 
 def main(run: Path) -> dict:
     runs = {"dpo": run, "rr": sibling(run, "rr"), "dpo+rr": sibling(run, "dpo+rr")}
     table = {"base": {"unseen": unseen("default", run.parent / f"{run.name}-base"),
-                      "held_out": held_out_before(run)}}
+                      "held_out": held_out(run / "eval_before")}}
     dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
     for method, d in runs.items():
         state = json.loads((d / "state.json").read_text())
         secs = state["done"]["train"]["seconds"] + (dpo_secs if method == "dpo+rr" else 0.0)
         table[method] = {"train_seconds": round(secs, 1),
-                         "held_out": held_out(d), "unseen": unseen(f"hf:{d / 'model'}", d)}
+                         "held_out": held_out(d / "eval_after"), "unseen": unseen(f"hf:{d / 'model'}", d)}
     res = {"command": f"python benchmarks/compare_methods.py {run}", "runs": {k: str(v) for k, v in runs.items()},
            "unseen_attacks": f"{UNSEEN_BENCHES} (eval) + {UNSEEN_ATTACKS} on harmbench:test@{UNSEEN_LIMIT}",
            "table": table}
     save("method_comparison", res)
     return res
-
-
-def held_out_before(run: Path) -> dict:
-    m = json.loads((run / "eval_before" / "metrics.json").read_text())
-    return {f"{k}.{key}": v[key] for k, v in m.items() for key in ("asr", "over_refusal", "mc1") if key in v}
 
 
 if __name__ == "__main__":

@@ -139,9 +139,7 @@ class Run:
         categories. ``attacker`` / ``translator`` are targets for the attacks that need one (pair, crescendo,
         translate_*). Defaults: those of ``safestack run``."""
         from .attacks import make_attacks
-        from .data import load_bench
-        from .evals.runner import subsample_sources
-        from .redteam import run_redteam
+        from .redteam import redteam_prompts, run_redteam
         from .targets import GenParams
 
         sources = list(sources or _RT.sources)
@@ -151,12 +149,7 @@ class Run:
 
             provides["translator"] = target_translator(provides["translator"])
         atk = make_attacks(attacks if attacks is not None else _RT.attacks, **provides)
-        pools = {src: load_bench(src) for src in sources}
-        samples = subsample_sources(pools, limit, self.seed)
-        if focus:
-            have = {s.id for s in samples}
-            samples += [s for v in pools.values() for s in v
-                        if self.taxonomy.canonical(s.category) in focus and s.id not in have]
+        samples = redteam_prompts(sources, limit, self.seed, focus, self.taxonomy)
         self.target_spec = self.target_spec or _spec_of(target)
         t0 = time.time()
         summary = asyncio.run(run_redteam(target, samples, atk, self.judges, self.dir / "redteam",

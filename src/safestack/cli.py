@@ -128,10 +128,8 @@ def redteam(target: str = TargetOpt,
     to the target turn by turn. Identical requests are generated once per run."""
     from .attacks import make_attacks
     from .attacks.base import plan_attacks
-    from .data import load_bench
-    from .evals.runner import subsample_sources
     from .judges import make_judge
-    from .redteam import run_redteam
+    from .redteam import redteam_prompts, run_redteam
     from .redteam.runner import findings_store
     from .targets import GenParams
     from .taxonomy import load_taxonomy
@@ -140,8 +138,7 @@ def redteam(target: str = TargetOpt,
                                              if spec])
     for name, needs in left_out.items():
         out_console.print(f"[dim]{name}: left out (needs --{' and --'.join(needs)})[/dim]")
-    pools = {b: load_bench(b) for b in _csv_list(bench)}
-    samples = subsample_sources(pools, limit or None, seed)
+    samples = redteam_prompts(_csv_list(bench), limit or None, seed)
     findings_store(out, resume)  # refuse to clobber before loading the model
     tgt = _target(target, api_key_env, concurrency=concurrency)
     provides = {}

@@ -158,10 +158,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     from .data import load_bench
     from .datagen import run_datagen
     from .evals import run_eval
-    from .evals.runner import subsample_sources
     from .judges import judge_info, make_judge
     from .records import Attempt, JsonlStore
-    from .redteam import run_redteam
+    from .redteam import redteam_prompts, run_redteam
     from .report import build_report
     from .targets import GenParams, load_target
     from .taxonomy import load_taxonomy
@@ -241,12 +240,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     ev_params = GenParams(max_new_tokens=cfg.eval.max_new_tokens)
 
     def do_redteam(rcfg: RunConfig, rdir: Path, target_fn):
-        pools = {src: load_bench(src) for src in rcfg.redteam.sources}
-        pool = [s for v in pools.values() for s in v]
-        samples = subsample_sources(pools, rcfg.redteam.limit, cfg.seed)
-        if rcfg.redteam.focus:  # targeted data: every behaviour of a failing category
-            have = {s.id for s in samples}
-            samples += [s for s in pool if taxonomy.canonical(s.category) in rcfg.redteam.focus and s.id not in have]
+        samples = redteam_prompts(rcfg.redteam.sources, rcfg.redteam.limit, cfg.seed, rcfg.redteam.focus, taxonomy)
         asyncio.run(run_redteam(target_fn(), samples, make_attacks(rcfg.redteam.attacks),
                                 judges, rdir / "redteam", params=rt_params, taxonomy=taxonomy, resume=True,
                                 seed=cfg.seed, batch_size=rcfg.redteam.batch_size,

@@ -1,3 +1,3 @@
-from .runner import FINDINGS, SUMMARY, run_redteam
+from .runner import FINDINGS, SUMMARY, redteam_prompts, run_redteam
 
-__all__ = ["FINDINGS", "SUMMARY", "run_redteam"]
+__all__ = ["FINDINGS", "SUMMARY", "redteam_prompts", "run_redteam"]

@@ -111,6 +111,22 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
     return summary
 
 
+def redteam_prompts(sources: Sequence[str], limit: int | None, seed: int = 0, focus: Sequence[str] = (),
+                    taxonomy: Taxonomy | None = None) -> list[Sample]:
+    """The red team's prompts: ``limit`` of them spread evenly over the ``sources`` (bench specs, stratified by
+    category within each; None: all), plus every prompt of the ``focus`` taxonomy categories not drawn already."""
+    from ..data import load_bench
+    from ..evals.runner import subsample_sources
+
+    pools = {src: load_bench(src) for src in sources}
+    samples = subsample_sources(pools, limit, seed)
+    if focus:  # targeted data: every behaviour of a failing category
+        canonical = taxonomy.canonical if taxonomy is not None else (lambda c: c)
+        have = {s.id for s in samples}
+        samples += [s for v in pools.values() for s in v if canonical(s.category) in focus and s.id not in have]
+    return samples
+
+
 def spread(items: Sequence, n: int | None) -> list:
     """``n`` items taken at even strides over ``items`` (all of them when ``n`` is None or not smaller)."""
     if n is None or n >= len(items):
