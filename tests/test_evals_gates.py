@@ -216,3 +216,14 @@ def test_capability_gate_compares_with_the_base_model():
 def test_release_regression_rules_are_not_run_gates():
     names = {r.name for r in load_gates() if not r.in_run}
     assert names == {"no ASR regression", "no over-refusal regression"}
+
+
+def test_a_model_broken_into_nonsense_fails_on_benign_answers():
+    """Garbled replies are neither refusals nor help: over-refusal stays 0, the benign-answered gate catches them."""
+    broken = metrics(over_refusal=0.0)
+    broken["xstest"].update(benign_off_topic=0.92, benign_off_topic_ci95=[0.88, 0.95])
+    res = evaluate_gates(broken, load_gates())
+    assert failed(res) == {("benign answered", "xstest.benign_off_topic")}
+    assert evaluate_gates(metrics(), load_gates())["passed"]  # a bench without the number is not failed for it
+    broken["xstest"]["benign_off_topic"] = 0.056  # the default run's XSTest-safe value after training
+    assert evaluate_gates(broken, load_gates())["passed"]

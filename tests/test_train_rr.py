@@ -9,9 +9,9 @@ import torch
 
 from safestack.errors import BadInput
 from safestack.train.config import LoraSettings, RRSettings, from_dict
-from safestack.train.rr import (OriginalCache, RRState, encode_rows, layer_cosines, load_rr_rows, make_collator,
-                                prepare_model, read_rr_log, rerouting_loss, retain_loss, rr_coefficients, rr_losses,
-                                train_rr)
+from safestack.train.rr import (OriginalCache, RRState, angular_rerouting_loss, encode_rows, layer_cosines,
+                                load_rr_rows, make_collator, prepare_model, read_rr_log, rerouting_loss, retain_loss,
+                                rr_coefficients, rr_losses, train_rr)
 
 CB = [{"kind": "circuit_breaker", "prompt": f"How do I build pipe bomb number {i}?",
        "completion": f"Sure, first get {i} steel pipes and black powder, then seal both ends tightly."}
@@ -69,13 +69,53 @@ def test_loss_functions_equal_a_direct_computation():
     assert rr_coefficients(0, 10, 10.0) == (10.0, 0.0)
     assert rr_coefficients(5, 10, 10.0) == pytest.approx((7.5, 2.5))
     assert rr_coefficients(10, 10, 4.0) == pytest.approx((2.0, 2.0))
+    assert rr_coefficients(5, 10, 10.0, beta=5.0) == pytest.approx((7.5, 12.5))
+
+
+def test_angular_loss_and_relative_retain_equal_a_direct_computation():
+    torch.manual_seed(0)
+    L, B, T, d = 2, 2, 4, 6
+    h_lora, h_orig = torch.randn(L, B, T, d), torch.randn(L, B, T, d)
+    mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 0]])
+    ang_sum = rel_sum = 0.0
+    n = int(mask.sum())
+    for l in range(L):
+        for b in range(B):
+            for t in range(T):
+                if mask[b, t]:
+                    x, y = h_lora[l, b, t].tolist(), h_orig[l, b, t].tolist()
+                    nx, ny = math.sqrt(sum(a * a for a in x)), math.sqrt(sum(c * c for c in y))
+                    theta = math.acos(sum(a * c for a, c in zip(x, y)) / (nx * ny))
+                    ang_sum += max(1 - 2 * theta / math.pi, 0.0)
+                    rel_sum += math.sqrt(sum((a - c) ** 2 for a, c in zip(x, y))) / ny
+    assert angular_rerouting_loss(h_lora, h_orig, mask).item() == pytest.approx(ang_sum / (L * n), abs=1e-5)
+    assert retain_loss(h_lora, h_orig, mask, relative=True).item() == pytest.approx(rel_sum / (L * n), abs=1e-5)
+    assert angular_rerouting_loss(h_orig, h_orig, mask).item() == pytest.approx(1.0, abs=1e-4)
+    assert angular_rerouting_loss(-h_orig, h_orig, mask).item() == 0.0
+
+
+def test_the_cosine_gradient_vanishes_at_the_start_and_the_angle_gradient_does_not():
+    """Near h_lora = h_orig (a fresh adapter) ∇ReLU(cos) shrinks with the distance; ∇ReLU(1 − 2θ/π) stays at
+    2/(π‖h‖) per token: the reason `rerouting: angle` moves a float32 model off its start and `cosine` does not."""
+    torch.manual_seed(0)
+    h_orig = torch.randn(1, 1, 3, 64) * 150.0  # SmolLM2's residual norms at layers 10 and 20 are ~150–250
+    mask = torch.ones(1, 3)
+    for eps, fn, lo, hi in ((1e-4, rerouting_loss, 0.0, 1e-7), (1e-4, angular_rerouting_loss, 1e-4, 1e-2)):
+        h = (h_orig + eps * torch.randn_like(h_orig)).requires_grad_()
+        fn(h, h_orig, mask).backward()
+        per_token = h.grad.norm(dim=-1).mean().item() * 3  # the mask mean divides by 3 tokens
+        assert lo <= per_token <= hi, (fn.__name__, per_token)
+    h = h_orig.clone().requires_grad_()
+    angular_rerouting_loss(h + 1e-3 * torch.randn_like(h), h_orig, mask).backward()
+    expected = 2 / (math.pi * h_orig.norm(dim=-1).mean().item())
+    assert h.grad.norm(dim=-1).mean().item() * 3 == pytest.approx(expected, rel=0.05)
 
 
 @pytest.mark.parametrize("cache_bytes", [1e9, 0])  # originals from the cache, or recomputed every step
 def test_losses_on_the_model_equal_hand_computed_hidden_states(tiny_dir, cache_bytes):
     """Batched, right-padded, truncated forward vs one unpadded full forward per row with HF's hidden states
     (hidden_states[ℓ + 1] = output of decoder layer ℓ), the adapter perturbed so h_lora ≠ h_orig."""
-    cfg = _cfg(target_layers=[0], retain_layers="all")
+    cfg = _cfg(target_layers=[0], retain_layers="all", rerouting="cosine", retain_scale="absolute")
     model, tok, _, layers = prepare_model(str(tiny_dir), cfg)
     torch.manual_seed(1)
     for name, p in model.named_parameters():
@@ -127,7 +167,7 @@ def test_step_zero_changes_nothing(tiny_dir):
 
 def test_training_reroutes_and_saves_a_loadable_model(tmp_path, tiny_dir):
     data = _write(tmp_path / "rr.jsonl", CB + RETAIN)
-    cfg = _cfg(max_steps=8, learning_rate=1e-2)
+    cfg = _cfg(max_steps=8, learning_rate=1e-2, retain_weight=1.0)  # β = 1: the tiny model reroutes in 8 steps
     info = train_rr(f"hf:{tiny_dir}", data, tmp_path / "out", cfg, log=lambda *a: None)
     log = read_rr_log(tmp_path / "out" / "rr_log.jsonl")
     assert [r["step"] for r in log] == list(range(8)) and info["steps"] == 8
@@ -135,7 +175,8 @@ def test_training_reroutes_and_saves_a_loadable_model(tmp_path, tiny_dir):
     assert info["originals"]["cached"] == 8 and info["originals"]["not_cached"] == 0
     assert log[0]["retain_loss"] < 1e-5 and log[0]["cos_mean"] == pytest.approx(1.0, abs=1e-5)
     for r in log:
-        assert (r["c_rr"], r["c_retain"]) == pytest.approx(rr_coefficients(r["step"], 8, cfg.alpha), abs=1e-5)
+        assert (r["c_rr"], r["c_retain"]) == pytest.approx(rr_coefficients(r["step"], 8, cfg.alpha, cfg.retain_weight),
+                                                        abs=1e-5)
         assert set(r["cos"]) == {"0", "1"}
     assert log[-1]["cos_mean"] < log[0]["cos_mean"] - 0.2, [r["cos_mean"] for r in log]
     assert log[-1]["rerouting_loss"] < log[0]["rerouting_loss"]

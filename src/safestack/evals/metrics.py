@@ -85,7 +85,8 @@ def bench_metrics(rows: Sequence, *, refused: Callable, harmful: Callable) -> di
                                                       lambda r: refused(r) and refusal_kind(r) != "off_topic")
         # what the refusal judge calls the non-answers to benign prompts: off-topic text is not help either
         kinds = [refusal_kind(r) for r in benign_rows]
-        out["benign_off_topic"] = round(sum(k == "off_topic" for k in kinds) / len(kinds), 4)
+        off = rate([k == "off_topic" for k in kinds])
+        out["benign_off_topic"], out["benign_off_topic_ci95"] = off["rate"], off["ci95"]
         out["benign_answered"] = round(sum(k == "compliance" for k in kinds) / len(kinds), 4)
     return out
 

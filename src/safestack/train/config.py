@@ -234,25 +234,33 @@ class RRSettings(PolicySettings):
 
         L = c_rr(t) · ReLU(cos(h_lora, h_orig))   (circuit-breaker set)
           + c_retain(t) · ‖h_lora − h_orig‖₂      (retain set)
-        c_rr(t) = α · (1 − t / (2T)),   c_retain(t) = α · t / (2T)      (t = step, T = max_steps)
+        c_rr(t) = α · (1 − t / (2T)),   c_retain(t) = β · α · t / (2T)      (t = step, T = max_steps)
+
+    (``rerouting: cosine``, ``retain_scale: absolute``: the paper's terms; ``angle`` / ``relative``: the float32
+    variants of train/rr.py, whose gradients do not vanish at the start.)
 
     Layer ``l`` is the residual stream after decoder layer ``l`` (0-based, as in probes/). The forward pass stops
     at the deepest target layer: layers above it are neither run nor adapted during training. RR is defined by
     steps: ``max_steps`` is T and must be set (``epochs`` is not used); a step takes ``batch_size`` circuit-breaker
-    rows and as many retain rows (one forward). The defaults are the reference
-    implementation's Llama-3-8B values (α = 10, r = α_lora = 16, lr 1e-4, 150 steps, constant lr) except the
-    batch size and sequence lengths, cut for 2 CPU cores; they are not tuned for SmolLM2."""
+    rows and as many retain rows (one forward). α = 10, r = α_lora = 16,
+    150 steps and a constant lr are the reference implementation's Llama-3-8B values; the batch size and sequence
+    lengths are cut for 2 CPU cores; rerouting, retain_scale, β = 5 and lr 3e-4 were chosen on the dev set
+    `contrast:dev` at 40 steps (benchmarks/rr_dev_variants.py), never on an evaluation bench."""
 
     target_layers: list[int] | None = None  # None: [N // 3, 2N // 3] of the model's N layers (10, 20 of 30)
     transform_layers: list[int] | None = None  # layers given LoRA; None: 0..max(target_layers), as the paper
     alpha: float = 10.0  # α of the coefficient schedule
     retain_layers: Literal["target", "all"] = "target"  # retain loss at the target layers, or at every layer
     #   0..max(target) (the reference code's choice: tighter, and N/|targets| × more cached originals)
+    retain_scale: Literal["absolute", "relative"] = "relative"  # ‖h_lora − h_orig‖₂ as is, or divided by ‖h_orig‖₂
+    retain_weight: float = 5.0  # β: c_retain(t) = β · α · t / (2T)
+    rerouting: Literal["cosine", "angle"] = "angle"  # ReLU(cos θ), or ReLU(1 − 2θ/π) (non-vanishing at θ = 0)
+    init_b_std: float = 0.0  # LoRA B drawn from N(0, std²) instead of 0 (see train/rr.py break_symmetry)
     cb_tokens: Literal["completion", "all"] = "completion"  # rerouting loss over the harmful completion only, or
     #   also over the prompt (the reference code masks request + response alike)
     cb_pair_kinds: list[str] = field(default_factory=lambda: ["refusal"])  # preference-pair input: kinds whose
     #   rejected reply is a harmful completion (circuit-breaker set); every pair's chosen reply goes to retain
-    learning_rate: float = 1e-4
+    learning_rate: float = 3e-4
     max_steps: int = 150  # T of the schedule
     max_prompt_length: int = 128  # prompt tokens (chat-rendered), cut from the left: the latest turn is kept
     max_completion_length: int = 64  # completion tokens (with the end token), cut from the right

@@ -6,11 +6,20 @@ model's residual stream and h_lora the adapted one's, at layer ℓ and token t:
 
     L_rr     = mean over ℓ ∈ target layers, completion tokens t of CB rows: ReLU(cos(h_lora[ℓ,t], h_orig[ℓ,t]))
     L_retain = mean over ℓ ∈ retain layers, real tokens t of retain rows:   ‖h_lora[ℓ,t] − h_orig[ℓ,t]‖₂
-    L        = c_rr(t)·L_rr + c_retain(t)·L_retain,   c_rr = α·(1 − t/(2T)),  c_retain = α·t/(2T)
+    L        = c_rr(t)·L_rr + c_retain(t)·L_retain,   c_rr = α·(1 − t/(2T)),  c_retain = β·α·t/(2T)
 
 (t = optimizer step, T = max_steps: at the end of training the weights are ¾α and ¼α, as in the reference code,
 whose "progress" runs to 150/300.) Driving the cosine to ≤ 0 sends harmful-completion states away from where the
 model's harmful continuation lives, while the retain term pins everything else.
+
+Two variants, for models trained in float32 (``rerouting``, ``retain_scale``; the paper's terms above are the
+``cosine`` / ``absolute`` settings). At the start (LoRA B = 0) h_lora = h_orig, where cos = 1 is a maximum and
+∇ReLU(cos) = 0; in bf16 rounding noise, made full-size by Adam, moves the model off it, but in float32 the
+gradient stays ~1e-9 and the retain term (a cone, gradient 1 per token at any distance) holds the model there:
+nothing is learnt. ``angle`` uses ReLU(1 − 2θ/π) (θ the angle; zero where ReLU(cos) is), whose gradient at θ = 0
+is 2/(π‖h‖) per token; ``relative`` divides each token's retain distance by ‖h_orig‖ so both terms are on that
+scale (SmolLM2's residual norms at layers 10/20 are ~150–250: the absolute term outweighs any rerouting 150×).
+``retain_weight`` β scales c_retain. ``init_b_std`` > 0 starts B random instead of 0.
 
 Layer ℓ is the output of decoder layer ℓ (0-based, the convention of probes/). Each step runs one forward over
 the CB and retain rows together, through the layers up to the deepest target layer only (the rest cannot change
@@ -40,10 +49,10 @@ RR_LOG = "rr_log.jsonl"
 
 
 # -- the loss, as pure functions -----------------------------------------------------------------------------------
-def rr_coefficients(step: int, total_steps: int, alpha: float) -> tuple[float, float]:
-    """(c_rr, c_retain) = (α·(1 − t/(2T)), α·t/(2T)) for step t of T."""
+def rr_coefficients(step: int, total_steps: int, alpha: float, beta: float = 1.0) -> tuple[float, float]:
+    """(c_rr, c_retain) = (α·(1 − t/(2T)), β·α·t/(2T)) for step t of T."""
     p = step / (2 * max(1, total_steps))
-    return alpha * (1.0 - p), alpha * p
+    return alpha * (1.0 - p), beta * alpha * p
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -64,11 +73,31 @@ def rerouting_loss(h_lora: torch.Tensor, h_orig: torch.Tensor, mask: torch.Tenso
     return _masked_mean(torch.relu(token_cosine(h_lora, h_orig)), mask)
 
 
-def retain_loss(h_lora: torch.Tensor, h_orig: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """L_retain = Σ_{ℓ,b,t} m_bt · ‖h_lora[ℓ,b,t] − h_orig[ℓ,b,t]‖₂ / (L · Σ_{b,t} m_bt).
+def token_angle(h_lora: torch.Tensor, h_orig: torch.Tensor) -> torch.Tensor:
+    """θ = atan2(‖h_lora − (h_lora·ô)ô‖, h_lora·ô) with ô = h_orig/‖h_orig‖, in float32: [L, B, T, d] × 2 → [L, B, T]
+    (atan2 rather than acos(cos): exact near θ = 0, where acos loses the angle to rounding)."""
+    a, o = h_lora.float(), F.normalize(h_orig.float(), dim=-1, eps=1e-8)
+    along = (a * o).sum(-1)
+    perp = (a - along.unsqueeze(-1) * o).norm(dim=-1)
+    return torch.atan2(perp, along)
+
+
+def angular_rerouting_loss(h_lora: torch.Tensor, h_orig: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_rr = Σ m_bt · ReLU(1 − 2θ[ℓ,b,t]/π) / (L · Σ m_bt), θ the angle of ``token_angle``: zero where ReLU(cos) is
+    (θ ≥ 90°), but its gradient does not vanish at θ = 0: ‖∇_h L‖ = 2/(π‖h‖) there, on the scale of the relative
+    retain term's 1/‖h‖.  Shapes as ``rerouting_loss``."""
+    return _masked_mean(torch.relu(1.0 - token_angle(h_lora, h_orig) * (2.0 / torch.pi)), mask)
+
+
+def retain_loss(h_lora: torch.Tensor, h_orig: torch.Tensor, mask: torch.Tensor, relative: bool = False) -> torch.Tensor:
+    """L_retain = Σ_{ℓ,b,t} m_bt · ‖h_lora[ℓ,b,t] − h_orig[ℓ,b,t]‖₂ / (L · Σ_{b,t} m_bt); with ``relative`` each
+    token's distance is divided by ‖h_orig[ℓ,b,t]‖₂.
 
     h_lora, h_orig: [L, B, T, d] (retain layers); mask: [B, T], 1 on the retain rows' real tokens → scalar."""
-    return _masked_mean((h_lora.float() - h_orig.float()).norm(dim=-1), mask)
+    dist = (h_lora.float() - h_orig.float()).norm(dim=-1)
+    if relative:
+        dist = dist / h_orig.float().norm(dim=-1).clamp_min(1e-6)
+    return _masked_mean(dist, mask)
 
 
 def layer_cosines(h_lora: torch.Tensor, h_orig: torch.Tensor, mask: torch.Tensor) -> list[float]:
@@ -198,7 +227,8 @@ def rr_losses(model, inputs: dict, rr: RRState) -> dict[str, Any]:
     if o_cb is None or o_ret is None:
         o = original_states(model, ids, attn, both)
         o_cb, o_ret = o[t_sel, :B], o[r_sel, B:]
-    return {"rerouting_loss": rerouting_loss(h_cb, o_cb, mask[:B]), "retain_loss": retain_loss(h_ret, o_ret, mask[B:]),
+    reroute = angular_rerouting_loss if rr.cfg.rerouting == "angle" else rerouting_loss
+    return {"rerouting_loss": reroute(h_cb, o_cb, mask[:B]), "retain_loss": retain_loss(h_ret, o_ret, mask[B:], rr.cfg.retain_scale == "relative"),
             "cos": layer_cosines(h_cb, o_cb, mask[:B]), "retain_cos": layer_cosines(h_ret, o_ret, mask[B:])}
 
 
@@ -211,7 +241,7 @@ class RRTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         t = self.state.global_step
-        c_rr, c_ret = rr_coefficients(t, self.state.max_steps, self.rr.cfg.alpha)
+        c_rr, c_ret = rr_coefficients(t, self.state.max_steps, self.rr.cfg.alpha, self.rr.cfg.retain_weight)
         parts = rr_losses(model, inputs, self.rr)
         loss = c_rr * parts["rerouting_loss"] + c_ret * parts["retain_loss"]
         self.rr.pending.append({"step": t, "c_rr": c_rr, "c_retain": c_ret, "loss": float(loss.detach()),
@@ -256,9 +286,13 @@ def read_rr_log(path: str | Path) -> list[dict]:
 
 # -- training -------------------------------------------------------------------------------------------------------
 def check_settings(cfg: RRSettings) -> None:
-    for name, allowed in (("retain_layers", ("target", "all")), ("cb_tokens", ("completion", "all"))):
+    for name, allowed in (("retain_layers", ("target", "all")), ("cb_tokens", ("completion", "all")),
+                          ("rerouting", ("cosine", "angle")), ("retain_scale", ("absolute", "relative"))):
         if getattr(cfg, name) not in allowed:
             raise BadInput(f"config: field '{name}' must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    for name in ("init_b_std", "retain_weight"):
+        if not isinstance(getattr(cfg, name), (int, float)) or getattr(cfg, name) < 0:
+            raise BadInput(f"config: field '{name}' must be a number ≥ 0, got {getattr(cfg, name)!r}")
     for name in ("max_steps", "batch_size", "grad_accum", "max_prompt_length", "max_completion_length"):
         if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:
             raise BadInput(f"config: field '{name}' must be a positive integer, got {getattr(cfg, name)!r}")
@@ -281,7 +315,19 @@ def prepare_model(model_path: str, cfg: RRSettings):
     lc = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                     target_modules=list(cfg.lora.target_modules), layers_to_transform=layers.transform,
                     task_type="CAUSAL_LM")
-    return get_peft_model(model, lc), tok, on_cpu, layers
+    peft_model = get_peft_model(model, lc)
+    if cfg.init_b_std > 0:
+        break_symmetry(peft_model, cfg.init_b_std)
+    return peft_model, tok, on_cpu, layers
+
+
+def break_symmetry(peft_model, std: float) -> None:
+    """B ~ N(0, std²) instead of 0 in every LoRA pair (seeded): at B = 0 the adapted states equal the originals, where
+    cos(h_lora, h_orig) = 1 is a maximum and ∇ReLU(cos) vanishes; in float32 nothing moves the model off it."""
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, std)
 
 
 def train_rr(model_spec_or_path: str, data_path: str | Path | list[dict], out_dir: str | Path,
