@@ -1,6 +1,6 @@
 """DPO vs representation rerouting (RR) vs DPO then RR, from the same red team and the same pairs.
 
-    python benchmarks/compare_methods.py RUN_DIR     # RUN_DIR: a finished default `safestack run` (method dpo)
+    python benchmarks/compare_methods.py RUN_DIR [--held-out-only]   # RUN_DIR: a finished default `safestack run`
 
 For each other method, a sibling run directory (RUN_DIR-rr, RUN_DIR-dpo+rr) starts from copies of RUN_DIR's red
 team, eval before and training data, and trains and evaluates on the same held-out suite (one round): rr from the
@@ -21,6 +21,8 @@ import yaml
 
 from _results import save
 
+from safestack.train.config import RRSettings, to_dict
+
 ROOT = Path(__file__).resolve().parent.parent
 SAFESTACK = str(ROOT / ".venv/bin/safestack")
 UNSEEN_BENCHES = "jbb:PAIR@30,jbb:GCG@30"
@@ -40,6 +42,7 @@ def sibling(run: Path, method: str) -> Path:
         (out / "state.json").write_text(json.dumps({"done": keep, "rounds": []}, indent=2))
     cfg = json.loads((run / "config.json").read_text())
     cfg["method"] = "rr"
+    cfg["rr"] = to_dict(RRSettings())  # today's RR defaults, not those RUN_DIR was started with
     # equal wall time: RR gets as many steps as fit in the DPO run's training time; DPO+RR adds half that to DPO
     dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
     cfg["rr"]["max_steps"] = max(1, int(dpo_secs / RR_SECONDS_PER_STEP))
@@ -93,5 +96,19 @@ def main(run: Path) -> dict:
     return res
 
 
+def held_out_only(run: Path) -> dict:
+    """``--held-out-only``: base, DPO and RR on the run's held-out suite (no DPO+RR, no unseen attacks)."""
+    rr = sibling(run, "rr")
+    table = {"base": {"held_out": held_out(run / "eval_before")}}
+    for method, d in (("dpo", run), ("rr", rr)):
+        secs = json.loads((d / "state.json").read_text())["done"]["train"]["seconds"]
+        table[method] = {"train_seconds": round(secs, 1), "held_out": held_out(d / "eval_after")}
+    res = {"command": f"python benchmarks/compare_methods.py {run} --held-out-only",
+           "rr_settings": json.loads((rr / "config.json").read_text())["rr"], "table": table}
+    save("method_comparison_held_out", res)
+    return res
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1])), indent=1))
+    run_dir = Path(sys.argv[1]).resolve()
+    print(json.dumps(held_out_only(run_dir) if "--held-out-only" in sys.argv[2:] else main(run_dir), indent=1))
