@@ -44,8 +44,7 @@ def sibling(run: Path, method: str) -> Path:
     cfg["method"] = "rr"
     cfg["rr"] = to_dict(RRSettings())  # today's RR defaults, not those RUN_DIR was started with
     # equal wall time: RR gets as many steps as fit in the DPO run's training time; DPO+RR adds half that to DPO
-    dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
-    cfg["rr"]["max_steps"] = max(1, int(dpo_secs / RR_SECONDS_PER_STEP))
+    cfg["rr"]["max_steps"] = max(1, int(train_seconds(run) / RR_SECONDS_PER_STEP))
     cfg["rr"]["save_steps"] = max(1, cfg["rr"]["max_steps"] // 2)
     if method == "dpo+rr":  # RR from the DPO model trained by RUN_DIR on the same pairs
         cfg["target"] = f"hf:{run / 'model'}"
@@ -79,16 +78,23 @@ def held_out(eval_dir: Path) -> dict:
     return {f"{k}.{key}": v[key] for k, v in m.items() for key in ("asr", "over_refusal", "mc1") if key in v}
 
 
+def train_seconds(run: Path) -> float:
+    return json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
+
+
+def trained(run: Path, earlier_secs: float = 0.0) -> dict:
+    """A trained run's training time (plus the training it started from) and its held-out numbers after."""
+    return {"train_seconds": round(train_seconds(run) + earlier_secs, 1), "held_out": held_out(run / "eval_after")}
+
+
 def main(run: Path) -> dict:
     runs = {"dpo": run, "rr": sibling(run, "rr"), "dpo+rr": sibling(run, "dpo+rr")}
     table = {"base": {"unseen": unseen("default", run.parent / f"{run.name}-base"),
                       "held_out": held_out(run / "eval_before")}}
-    dpo_secs = json.loads((run / "state.json").read_text())["done"]["train"]["seconds"]
+    dpo_secs = train_seconds(run)
     for method, d in runs.items():
-        state = json.loads((d / "state.json").read_text())
-        secs = state["done"]["train"]["seconds"] + (dpo_secs if method == "dpo+rr" else 0.0)
-        table[method] = {"train_seconds": round(secs, 1),
-                         "held_out": held_out(d / "eval_after"), "unseen": unseen(f"hf:{d / 'model'}", d)}
+        table[method] = {**trained(d, dpo_secs if method == "dpo+rr" else 0.0),
+                         "unseen": unseen(f"hf:{d / 'model'}", d)}
     res = {"command": f"python benchmarks/compare_methods.py {run}", "runs": {k: str(v) for k, v in runs.items()},
            "unseen_attacks": f"{UNSEEN_BENCHES} (eval) + {UNSEEN_ATTACKS} on harmbench:test@{UNSEEN_LIMIT}",
            "table": table}
@@ -101,8 +107,7 @@ def held_out_only(run: Path) -> dict:
     rr = sibling(run, "rr")
     table = {"base": {"held_out": held_out(run / "eval_before")}}
     for method, d in (("dpo", run), ("rr", rr)):
-        secs = json.loads((d / "state.json").read_text())["done"]["train"]["seconds"]
-        table[method] = {"train_seconds": round(secs, 1), "held_out": held_out(d / "eval_after")}
+        table[method] = trained(d)
     res = {"command": f"python benchmarks/compare_methods.py {run} --held-out-only",
            "rr_settings": json.loads((rr / "config.json").read_text())["rr"], "table": table}
     save("method_comparison_held_out", res)

@@ -41,6 +41,16 @@ def _state(model, tok, cfg, layers, rows, cache_bytes=1e9):
     return RRState(cfg, layers, cache, []), batch
 
 
+def _masked_tokens(h_lora, h_orig, mask):
+    """(layer, h_lora row, h_orig row) as Python lists for every masked token: the direct computation's loop."""
+    L, B, T, _ = h_lora.shape
+    for l in range(L):
+        for b in range(B):
+            for t in range(T):
+                if mask[b, t]:
+                    yield l, h_lora[l, b, t].tolist(), h_orig[l, b, t].tolist()
+
+
 def test_loss_functions_equal_a_direct_computation():
     torch.manual_seed(0)
     L, B, T, d = 2, 3, 5, 8
@@ -49,16 +59,12 @@ def test_loss_functions_equal_a_direct_computation():
     cos_sum = norm_sum = 0.0
     per_layer = [0.0] * L
     n = int(mask.sum())
-    for l in range(L):
-        for b in range(B):
-            for t in range(T):
-                if mask[b, t]:
-                    x, y = h_lora[l, b, t].tolist(), h_orig[l, b, t].tolist()
-                    dot = sum(a * c for a, c in zip(x, y))
-                    cos = dot / (math.sqrt(sum(a * a for a in x)) * math.sqrt(sum(c * c for c in y)))
-                    cos_sum += max(cos, 0.0)
-                    per_layer[l] += cos / n
-                    norm_sum += math.sqrt(sum((a - c) ** 2 for a, c in zip(x, y)))
+    for l, x, y in _masked_tokens(h_lora, h_orig, mask):
+        dot = sum(a * c for a, c in zip(x, y))
+        cos = dot / (math.sqrt(sum(a * a for a in x)) * math.sqrt(sum(c * c for c in y)))
+        cos_sum += max(cos, 0.0)
+        per_layer[l] += cos / n
+        norm_sum += math.sqrt(sum((a - c) ** 2 for a, c in zip(x, y)))
     assert rerouting_loss(h_lora, h_orig, mask).item() == pytest.approx(cos_sum / (L * n), abs=1e-6)
     assert retain_loss(h_lora, h_orig, mask).item() == pytest.approx(norm_sum / (L * n), abs=1e-5)
     assert layer_cosines(h_lora, h_orig, mask) == pytest.approx(per_layer, abs=1e-6)
@@ -79,15 +85,11 @@ def test_angular_loss_and_relative_retain_equal_a_direct_computation():
     mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 0]])
     ang_sum = rel_sum = 0.0
     n = int(mask.sum())
-    for l in range(L):
-        for b in range(B):
-            for t in range(T):
-                if mask[b, t]:
-                    x, y = h_lora[l, b, t].tolist(), h_orig[l, b, t].tolist()
-                    nx, ny = math.sqrt(sum(a * a for a in x)), math.sqrt(sum(c * c for c in y))
-                    theta = math.acos(sum(a * c for a, c in zip(x, y)) / (nx * ny))
-                    ang_sum += max(1 - 2 * theta / math.pi, 0.0)
-                    rel_sum += math.sqrt(sum((a - c) ** 2 for a, c in zip(x, y))) / ny
+    for _, x, y in _masked_tokens(h_lora, h_orig, mask):
+        nx, ny = math.sqrt(sum(a * a for a in x)), math.sqrt(sum(c * c for c in y))
+        theta = math.acos(sum(a * c for a, c in zip(x, y)) / (nx * ny))
+        ang_sum += max(1 - 2 * theta / math.pi, 0.0)
+        rel_sum += math.sqrt(sum((a - c) ** 2 for a, c in zip(x, y))) / ny
     assert angular_rerouting_loss(h_lora, h_orig, mask).item() == pytest.approx(ang_sum / (L * n), abs=1e-5)
     assert retain_loss(h_lora, h_orig, mask, relative=True).item() == pytest.approx(rel_sum / (L * n), abs=1e-5)
     assert angular_rerouting_loss(h_orig, h_orig, mask).item() == pytest.approx(1.0, abs=1e-4)

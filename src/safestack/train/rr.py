@@ -8,7 +8,7 @@ model's residual stream and h_lora the adapted one's, at layer ℓ and token t:
     L_retain = mean over ℓ ∈ retain layers, real tokens t of retain rows:   ‖h_lora[ℓ,t] − h_orig[ℓ,t]‖₂
     L        = c_rr(t)·L_rr + c_retain(t)·L_retain,   c_rr = α·(1 − t/(2T)),  c_retain = β·α·t/(2T)
 
-(t = optimizer step, T = max_steps: at the end of training the weights are ¾α and ¼α, as in the reference code,
+(t = optimizer step, T = max_steps: at the end of training the weights are ¾α and ¼βα (β = 1: the reference code,
 whose "progress" runs to 150/300.) Driving the cosine to ≤ 0 sends harmful-completion states away from where the
 model's harmful continuation lives, while the retain term pins everything else.
 
@@ -228,7 +228,9 @@ def rr_losses(model, inputs: dict, rr: RRState) -> dict[str, Any]:
         o = original_states(model, ids, attn, both)
         o_cb, o_ret = o[t_sel, :B], o[r_sel, B:]
     reroute = angular_rerouting_loss if rr.cfg.rerouting == "angle" else rerouting_loss
-    return {"rerouting_loss": reroute(h_cb, o_cb, mask[:B]), "retain_loss": retain_loss(h_ret, o_ret, mask[B:], rr.cfg.retain_scale == "relative"),
+    relative = rr.cfg.retain_scale == "relative"
+    return {"rerouting_loss": reroute(h_cb, o_cb, mask[:B]),
+            "retain_loss": retain_loss(h_ret, o_ret, mask[B:], relative),
             "cos": layer_cosines(h_cb, o_cb, mask[:B]), "retain_cos": layer_cosines(h_ret, o_ret, mask[B:])}
 
 
