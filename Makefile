@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= runs/demo
 PYTEST_ARGS ?=
+# one test process per core (pytest-xdist); 0 runs every test in one process
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test test-fast bench clean
 
@@ -29,10 +31,10 @@ demo: install
 	@echo "Report: $(OUT)/report.html  (metrics: $(OUT)/report.json, model: $(OUT)/model)"
 
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not integration" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

@@ -442,12 +442,14 @@ def taxonomy_show(file: Optional[Path] = typer.Option(None, "--file", help="a ta
 
 
 def main() -> None:
+    from rich.markup import escape
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     try:
         app(standalone_mode=False)
     except SafestackError as e:
-        console.print(f"[bold red]error:[/bold red] {e}")
+        console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True, highlight=False)  # one line: paths stay copyable
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
