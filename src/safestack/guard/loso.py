@@ -21,17 +21,22 @@ import numpy as np
 from .classifier import Linear
 
 
-def fit_linear(X, y, C: float, seed: int, w: np.ndarray | None = None) -> Linear:
-    """Class-balanced, L2-regularised logistic regression (liblinear)."""
+def fit_linear(X, y, C: float, seed: int, w: np.ndarray | None = None, scale: np.ndarray | None = None) -> Linear:
+    """Class-balanced, L2-regularised logistic regression (liblinear). ``scale`` [d] multiplies the feature columns
+    while fitting — a per-block regularisation: a column scaled by s costs 1/s² as much weight — and is folded back
+    into the weights, so the returned head reads unscaled features: w·x = w'·(s⊙x)."""
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     m = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=seed)
-    m.fit(X, y, sample_weight=w)
-    return Linear(m.coef_.ravel().astype(np.float32), float(m.intercept_[0]))
+    Xs = X if scale is None else (X @ sparse.diags(scale.astype(np.float32)) if sparse.issparse(X) else X * scale)
+    m.fit(Xs, y, sample_weight=w)
+    coef = m.coef_.ravel() if scale is None else m.coef_.ravel() * scale
+    return Linear(coef.astype(np.float32), float(m.intercept_[0]))
 
 
 def loso_scores(X, y: np.ndarray, origins: np.ndarray, w: np.ndarray, C: float, seed: int,
-                log: Callable[[str], None] | None = None) -> np.ndarray:
+                log: Callable[[str], None] | None = None, scale: np.ndarray | None = None) -> np.ndarray:
     """p[i] = P(y=1) for example i from a head fitted without any example of i's source."""
     p = np.full(len(y), np.nan)
     for o in sorted(set(origins.tolist())):
@@ -39,7 +44,7 @@ def loso_scores(X, y: np.ndarray, origins: np.ndarray, w: np.ndarray, C: float, 
         tr = ~te
         if len(set(y[tr].tolist())) < 2:
             continue
-        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
+        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr], scale).proba(X[te])
     if log:
         log(f"  LOSO over {len(set(origins.tolist()))} sources done")
     return p

@@ -3,7 +3,9 @@ out-of-fold scores, validate them leave-one-source-out, save the artifact.
 
 Loss per head: class-balanced, L2-regularised logistic regression,
     L(w, b) = ½‖w‖² + C · Σ_i s_i c_{y_i} · log(1 + exp(−ỹ_i (w·x_i + b))),  ỹ ∈ {−1, +1}, c_y = n / (2 n_y),
-s_i = ``hard_negative_weight`` for benign look-alikes, else 1. X_fast: [n, 2·2^bits + 390] sparse,
+s_i = ``hard_negative_weight`` for benign look-alikes, else 1; for the input heads the s_i are then rescaled so
+every source has the same total weight within its class (``source_balance``), and the static-embedding block is
+scaled by ``static_scale`` while fitting (weaker L2 penalty on it; folded back into w). X_fast: [n, 2·2^bits + 390] sparse,
 X_full: [n, 2·2^bits + 390 + 768].
 
 Thresholds (Neyman–Pearson, recall never looked at): on 5-fold out-of-fold scores grouped by behaviour, the smallest
@@ -31,7 +33,8 @@ from .trainset import Example, build_trainset
 
 # benign sources that look harmful (weighted up: the boundary must be drawn by intent, not by topic words)
 HARD_NEGATIVES = frozenset({"borderline", "borderline-genre", "constitution-benign", "benign-extra", "clean-document",
-                            "benign-answer", "lookalike", "reply-refusal-goal", "reply-info", "content-benign"})
+                            "benign-answer", "lookalike", "reply-refusal-goal", "reply-info", "content-benign",
+                            "user-content"})
 
 
 @dataclass
@@ -39,7 +42,8 @@ class GuardTrainConfig:
     seed: int = 0
     bits: int = 17
     max_tokens: int = 128
-    C: float = 4.0
+    C: float = 4.0  # output head
+    input_C: float = 4.0  # input heads (harmful, jailbreak)
     folds: int = 5
     target_fpr: float = 0.05  # harmful head: out-of-source FPR on benign inputs at most this
     jailbreak_fpr: float = 0.01  # jailbreak head: the same
@@ -47,6 +51,11 @@ class GuardTrainConfig:
     threshold_rule: str = "pooled"  # pooled (all benign sources together) | worst_source (every source: loso.py)
     min_source_n: int = 25  # worst_source: smaller sources constrain only pooled together; reports: worst over ≥ this
     hard_negative_weight: float = 3.0
+    # input heads only; measured leave-one-source-out (benchmarks/guard_llm_features.py --sweep, docs/guard.md):
+    # both raise the worst source's AUC but lower the mean one and move the 5 %-FPR threshold up (recall down), so
+    # they are off by default
+    static_scale: float = 1.0  # the static-embedding block's scale while fitting (fit_linear's ``scale``)
+    source_balance: bool = False  # every source the same total weight within its class (``source_balanced``)
     band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-source error rate is at most this
     attacks_per_prompt: int = 2
     loso: bool = True  # also validate leave-one-source-out (report in guard.json; ~15 min on 2 cores)
@@ -56,13 +65,43 @@ def weights(ex: list[Example], idx: np.ndarray, hard: float) -> np.ndarray:
     return np.array([hard if ex[i].source.split(":")[0] in HARD_NEGATIVES else 1.0 for i in idx])
 
 
-def grouped_oof(X, y, groups, C: float, folds: int, seed: int, w: np.ndarray) -> np.ndarray:
+def source_balanced(w: np.ndarray, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """Within each class, every source gets the same total weight (the class total unchanged; relative weights inside
+    a source kept): no one source's phrasing dominates what a class looks like (HarmfulQA is half the harmful
+    requests)."""
+    out = w.astype(np.float64).copy()
+    for c in (0, 1):
+        m = y == c
+        srcs = sorted(set(origins[m].tolist()))
+        for o in srcs:
+            k = m & (origins == o)
+            out[k] = w[k] / w[k].sum() * w[m].sum() / len(srcs)
+    return out
+
+
+def head_weights(d: "Prepared", idx: np.ndarray, y: np.ndarray, cfg: "GuardTrainConfig") -> np.ndarray:
+    w = weights(d.ex, idx, cfg.hard_negative_weight)
+    return source_balanced(w, y, d.origin[idx]) if cfg.source_balance else w
+
+
+def grouped_oof(X, y, groups, C: float, folds: int, seed: int, w: np.ndarray,
+                scale: np.ndarray | None = None) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     p = np.zeros(len(y), dtype=np.float64)
     for tr, te in GroupKFold(n_splits=folds).split(X, y, groups):
-        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr]).proba(X[te])
+        p[te] = fit_linear(X[tr], y[tr], C, seed, w[tr], scale).proba(X[te])
     return p
+
+
+def column_scale(n_cols: int, bits: int, static_scale: float) -> np.ndarray | None:
+    """Per-column fitting scale: 1 everywhere except the static MiniLM-embedding block (columns 2·2^bits …
+    2·2^bits + 383 of the fast features, the same columns of the full ones)."""
+    if static_scale == 1.0:
+        return None
+    s = np.ones(n_cols, dtype=np.float32)
+    s[2 * 2 ** bits:2 * 2 ** bits + 384] = static_scale
+    return s
 
 
 def band(fast: np.ndarray, y: np.ndarray, t: float, err: float) -> tuple[float, float]:
@@ -141,13 +180,14 @@ def input_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> dict[st
     """Fast scores of the input heads for every input example, keyed by head: out-of-source (``loso``: a head fitted
     without the example's source) or out-of-fold (5 folds grouped by behaviour: the example's behaviour unseen)."""
     idx = np.flatnonzero(d.side == "input")
-    w = weights(d.ex, idx, cfg.hard_negative_weight)
     groups = np.array([d.ex[i].group for i in idx])
+    sf = column_scale(d.Xf.shape[1], cfg.bits, cfg.static_scale)
     out = {}
     for name in ("harmful", "jailbreak"):
         y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
-        out[name] = (loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.C, cfg.seed, log) if loso else
-                     grouped_oof(d.Xf[idx], y, groups, cfg.C, cfg.folds, cfg.seed, w))
+        w = head_weights(d, idx, y, cfg)
+        out[name] = (loso_scores(d.Xf[idx], y, d.origin[idx], w, cfg.input_C, cfg.seed, log, sf) if loso else
+                     grouped_oof(d.Xf[idx], y, groups, cfg.input_C, cfg.folds, cfg.seed, w, sf))
     return out
 
 
@@ -247,16 +287,17 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     report: dict[str, dict] = {}
 
     # input heads: thresholds on out-of-fold fast scores (grouped by behaviour), then validated out-of-source
+    sf, sa = (column_scale(X.shape[1], cfg.bits, cfg.static_scale) for X in (d.Xf, d.Xa))
     idx = np.flatnonzero(d.side == "input")
-    w = weights(d.ex, idx, cfg.hard_negative_weight)
     benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])
     s_oof = input_scores(d, cfg, log, loso=False)
     thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_oof, benign, d.origin[idx], cfg)))
     for name in ("harmful", "jailbreak"):
         y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
+        w = head_weights(d, idx, y, cfg)
         lo, hi = band(s_oof[name], y, thr[name], cfg.band_error)
-        heads[name] = Head(fit_linear(d.Xf[idx], y, cfg.C, cfg.seed, w), fit_linear(d.Xa[idx], y, cfg.C, cfg.seed, w),
-                           lo, hi, thr[name])
+        heads[name] = Head(fit_linear(d.Xf[idx], y, cfg.input_C, cfg.seed, w, sf),
+                           fit_linear(d.Xa[idx], y, cfg.input_C, cfg.seed, w, sa), lo, hi, thr[name])
         log(f"head {name}: threshold {thr[name]:.4f}, band [{lo:.4f}, {hi:.4f}]")
 
     # output head: cascade of out-of-fold fast and full scores; the band and threshold settle together

@@ -6,12 +6,14 @@ Sources (never XSTest, HarmBench test, StrongREJECT, JBB behaviours' goals, Toxi
 every input is decontaminated against every eval prompt):
 * harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), red-instruct's
   HarmfulQA and DangerousQA questions, taxonomy × constitution templates (``constitution.generated_examples``) and
-  taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``data.contrast.harmful_requests``);
+  taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``data.contrast.harmful_requests``),
+  casual-register requests (``data.contrast.casual_requests``: one source with its benign twins);
 * jailbreaks / injections: safestack's attack registry applied to those requests (origin = the wrapped request's
   source), JailbreakBench artifact prompts of the *training* half of its behaviours (``jbb_split``), injection
   strings alone and hidden in documents;
 * benign: ``datagen.borderline`` prompts (one source per type), ``guard.benign`` prompts and genres, the
-  constitution's benign neighbours, ``data.contrast.lookalikes`` (one source per family), ToxiGen's neutral statements;
+  constitution's benign neighbours, ``data.contrast.lookalikes`` (one source per family), ToxiGen's neutral statements,
+  everyday posts and chat (``data.usertext``);
 * outputs: JailbreakBench responses of the training behaviours (kept where JBB's judge and safestack's
   ``harm-rules`` judge agree), ``guard.content`` (harmful / refused / benign replies, abusive and benign content),
   ToxiGen's hateful and neutral demonstrations, refusals written from the taxonomy, benign answers of the embedded
@@ -102,7 +104,7 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     from ..data.loaders import load_red_instruct
     from ..taxonomy import load_taxonomy
     from .constitution import generated_examples
-    from ..data.contrast import harmful_requests
+    from ..data.contrast import casual_requests, harmful_requests
 
     tax = load_taxonomy()
     base: list[tuple[str, str, str, str]] = []
@@ -121,6 +123,12 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
             ex.append(Example(g.text, "input", False, False, "benign", "constitution-benign", grp))
     for style, cat, text in harmful_requests(seed):
         base.append((text, cat, f"synth/{stable_id(text)}", f"synth:{style}"))
+    for harmful, cat, goal, text in casual_requests(seed):  # one source, both labels: the register carries no label
+        if harmful:
+            base.append((text, cat, f"casual/{stable_id(goal)}", "casual"))
+        else:
+            ex.append(Example(text, "input", False, False, "benign", "lookalike:casual", f"casual/{stable_id(goal)}",
+                              origin="casual"))
     for text, cat, grp, origin in base:
         ex.append(Example(text, "input", True, False, cat, origin, grp))
     return base
@@ -179,6 +187,7 @@ def _benign_inputs(seed: int) -> list[Example]:
     from .benign import benign_prompts, borderline_genres
     from .constitution import BENIGN_EXTRA
     from .content import toxigen_content
+    from ..data.usertext import user_content
     from ..data.contrast import lookalikes
 
     benign = [(s.prompt, f"borderline:{s.category}") for s in borderline_prompts(seed, lookalike_families=False)]
@@ -187,6 +196,7 @@ def _benign_inputs(seed: int) -> list[Example]:
     benign += [(p, f"lookalike:{fam}") for fam, p in lookalikes(seed)]
     # benign statements pasted as input (a moderation user's content): the neutral ToxiGen sentences
     benign += [(t, "toxigen-neutral") for fam, _, harmful, t in toxigen_content() if not harmful]
+    benign += [(t, "user-content") for t in user_content(seed=seed)]  # posts, rants, chat: not requests
     return [Example(t, "input", False, False, "benign", src, f"benign/{stable_id(t)}") for t, src in benign]
 
 
@@ -194,10 +204,13 @@ def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example
     from ..datagen.refusals import write_refusal
     from ..taxonomy import load_taxonomy
     from .content import content_examples, toxigen_content
+    from ..data.usertext import user_content
 
     tax = load_taxonomy()
     ex = [Example(t, "output", h, False, cat, fam, f"content/{stable_id(t)}")
           for fam, cat, h, t in content_examples(seed) + toxigen_content()]
+    ex += [Example(t, "output", False, False, "benign", "user-content", f"user/{stable_id(t)}")
+           for t in user_content(seed=seed + 1)]
     ex += jbb_responses(jbb_agreement)
     for c in tax.categories:
         if c.expected == "comply":
