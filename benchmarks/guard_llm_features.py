@@ -96,35 +96,41 @@ def sweep(ex, cfg) -> dict:
 
 
 def evaluate(X, y, origin, groups, w, C: float, fpr: float = 0.05, scale=None) -> dict:
+    """Out-of-fold scores (5 folds grouped by behaviour) → threshold at ``fpr``; leave-one-source-out scores → the
+    source table. Sparse (the guard's features): the training code itself (``grouped_oof``, ``loso_scores``, with
+    the column ``scale``); dense (activations): the same folds with a standardised logistic head."""
+    from safestack.guard.loso import loso_scores, source_table, threshold_at_fpr, worst
+    from safestack.guard.train import grouped_oof
+
+    if isinstance(X, np.ndarray):
+        oof, lo = _dense_scores(X, y, origin, groups, w, C)
+    else:
+        oof = grouped_oof(X, y, groups, C, 5, 0, w, scale)
+        lo = loso_scores(X, y, origin, w, C, 0, None, scale)
+    t = threshold_at_fpr(oof[y == 0], fpr)
+    rows = source_table(lo >= t, y, origin)
+    return {"threshold": round(t, 4), "worst": worst(rows), "sources": rows, "auc": source_auc(lo, y, origin)}
+
+
+def _dense_scores(X, y, origin, groups, w, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """(out-of-fold, out-of-source) scores of a standardised, class-balanced logistic head on dense features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from safestack.guard.loso import source_table, threshold_at_fpr, worst
-
-    dense = isinstance(X, np.ndarray)
-    if scale is not None:
-        from scipy import sparse
-
-        X = X @ sparse.diags(scale)
-
     def fit(tr):
         lr = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=3000, random_state=0)
-        m = make_pipeline(StandardScaler(), lr) if dense else lr
-        m.fit(X[tr], y[tr], **({"logisticregression__sample_weight": w[tr]} if dense else {"sample_weight": w[tr]}))
-        return m
+        return make_pipeline(StandardScaler(), lr).fit(X[tr], y[tr], logisticregression__sample_weight=w[tr])
 
     oof = np.zeros(len(y))
     for tr, te in GroupKFold(n_splits=5).split(X, y, groups):
         oof[te] = fit(tr).predict_proba(X[te])[:, 1]
-    t = threshold_at_fpr(oof[y == 0], fpr)
     lo = np.full(len(y), np.nan)
     for o in sorted(set(origin.tolist())):
         te = origin == o
         lo[te] = fit(np.flatnonzero(~te)).predict_proba(X[te])[:, 1]
-    rows = source_table(lo >= t, y, origin)
-    return {"threshold": round(t, 4), "worst": worst(rows), "sources": rows, "auc": source_auc(lo, y, origin)}
+    return oof, lo
 
 
 def source_auc(p: np.ndarray, y: np.ndarray, origin: np.ndarray, min_n: int = 25) -> dict:
@@ -177,7 +183,7 @@ def main() -> None:
     out: dict = {"n": len(ex), "n_harmful": int(y.sum()), "layers": layers}
     t0 = time.time()
     Xf = shared_space(None, cfg.bits, cfg.max_tokens).fast(texts)
-    out["fast"] = evaluate(Xf, y, origin, groups, w, cfg.C)
+    out["fast"] = evaluate(Xf, y, origin, groups, w, cfg.input_C)
     print("fast:", out["fast"]["worst"], f"{time.time() - t0:.0f}s", flush=True)
     t0 = time.time()
     A = capture_llm(texts, layers, cache)

@@ -449,7 +449,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SafestackError as e:
-        console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True, highlight=False)  # one line: paths stay copyable
+        # one unwrapped line: a path in the message stays copyable
+        console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True, highlight=False)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)

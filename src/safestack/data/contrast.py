@@ -230,7 +230,6 @@ def lookalikes(seed: int = 0, per_topic: int = 2) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
-
 # ---- casual register: the same templates for harmful and benign goals ---------------------------------------------
 # Short, informal requests as people type them (lower case, no question mark, "wanna", "asap"). Every template is used
 # for harmful *and* benign goals, so the register itself carries no label: the goal has to. The harmful goals are
@@ -300,6 +299,7 @@ def casual_requests(seed: int = 0, per_goal: int = 4) -> list[tuple[bool, str, s
     for g in CASUAL_BENIGN:
         out += [(False, "benign", g, t.format(g=g)) for t in rng.sample(CASUAL_TEMPLATES, per_goal)]
     return out
+
 
 DEV_PERCENT = 20  # the share of each contrast set kept out of the run's training data as its dev split
 
