@@ -40,20 +40,21 @@ def loso() -> dict:
     import numpy as np
 
     from safestack.guard.features import shared_space
-    from safestack.guard.train import (GuardTrainConfig, input_scores, loso_report, output_calibration,
-                                       output_scores, prepare_data)
+    from safestack.guard.train import (GuardTrainConfig, loso_report, output_calibration, output_scores,
+                                       prepare_data, threshold_scores)
 
     cfg = GuardTrainConfig()
     d = prepare_data(cfg, shared_space(None, cfg.bits, cfg.max_tokens), print)
     t0 = time.time()
-    s_oof = input_scores(d, cfg, print, loso=False)  # what the thresholds are chosen on (as in training)
+    _, s_loso, s_thr = threshold_scores(d, cfg, print)  # what the thresholds are chosen on (as in training)
     o_oof = output_scores(d, cfg, print, loso=False)
     oidx = np.flatnonzero(d.side == "output")
     lo, hi, _ = output_calibration(*o_oof, np.array([d.ex[i].harmful for i in oidx], dtype=int), d.origin[oidx], cfg)
-    rep = loso_report(d, cfg, print, s_oof, o_oof, lo, hi)
+    rep = loso_report(d, cfg, print, s_thr, o_oof, lo, hi, s_loso)
     return {**rep, "trainset": d.summary, "seconds": round(time.time() - t0, 1),
             "config": {"target_fpr": cfg.target_fpr, "jailbreak_fpr": cfg.jailbreak_fpr,
-                       "output_fpr": cfg.output_fpr, "threshold_rule": cfg.threshold_rule},
+                       "output_fpr": cfg.output_fpr, "threshold_rule": cfg.threshold_rule,
+                       "jailbreak_threshold_on": cfg.jailbreak_threshold_on},
             "goals": {"input_recall_every_source": 0.90, "benign_fpr_every_source": 0.05,
                       "output_recall": 0.85, "output_fpr": 0.10}}
 

@@ -93,6 +93,43 @@ def test_loso_holds_out_whole_sources_and_thresholds_ignore_them():
     assert rows[0]["source"] == "c" and rows[0]["recall"] < 1.0 and {r["source"] for r in rows} == {"a", "b", "c"}
 
 
+def test_jailbreak_threshold_is_picked_on_out_of_source_scores():
+    """A source-specific cue: every benign source but one is trivially separable from the wrappers in-distribution,
+    so out-of-fold scores put the benign inputs near 0 and a 1 %-FPR threshold low; out-of-source scores show the
+    held-out benign sources scoring higher, and the default picks its threshold there (higher)."""
+    from scipy import sparse
+
+    from safestack.guard.train import GuardTrainConfig, Prepared, input_thresholds, threshold_scores
+    from safestack.guard.trainset import Example
+
+    rng = np.random.default_rng(0)
+    ex, rows = [], []
+    for k in range(6):  # benign sources, each with a feature of its own, and wrapped requests sharing one cue
+        for i in range(30):
+            ex.append(Example(f"b{k} {i}", "input", False, False, "benign", f"benign{k}", f"g{k}-{i % 10}"))
+            r = rng.normal(0, 0.3, 12)
+            r[k] += 2.0
+            rows.append(r)
+    for i in range(120):
+        ex.append(Example(f"w {i}", "input", i % 2 == 0, True, "other_harm", f"wrap{i % 3}", f"w-{i % 40}"))
+        r = rng.normal(0, 0.3, 12)
+        r[10] += 1.0
+        r[rng.integers(0, 6)] += 1.0  # the wrapped texts share the benign sources' words too
+        rows.append(r)
+    X = sparse.csr_matrix(np.abs(np.array(rows, dtype=np.float32)))
+    d = Prepared(ex, {}, X, X, np.array(["input"] * len(ex)), np.array([e.origin for e in ex]))
+    benign = np.array([not e.jailbreak for e in ex])
+    out = {}
+    for on in ("out_of_fold", "out_of_source"):
+        cfg = GuardTrainConfig(loso=False, jailbreak_threshold_on=on, input_C=1.0)
+        s_oof, s_loso, s_thr = threshold_scores(d, cfg, lambda _: None)
+        assert (s_loso is None) == (on == "out_of_fold")
+        assert s_thr["harmful"] is s_oof["harmful"]
+        assert s_thr["jailbreak"] is (s_oof if on == "out_of_fold" else s_loso)["jailbreak"]
+        out[on] = input_thresholds(s_thr, benign, d.origin, cfg)[1]
+    assert out["out_of_source"] > out["out_of_fold"]
+
+
 def test_block_scale_is_folded_into_the_weights():
     """Fitting with a column scale is a per-block regularisation only: the returned head reads unscaled features
     and scores exactly what a model fitted on the scaled features scores on scaled features."""
@@ -161,3 +198,19 @@ def test_everyday_posts_do_not_trip_the_input_side(clf):
     assert not [t for t in user_content(seed=0) + user_content(seed=1) if idx.hit(t)]
     s = clf.classify(POSTS, "input")
     assert [x.flagged for x in s] == [False] * len(POSTS), [(t[:40], x.scores) for t, x in zip(POSTS, s)]
+
+
+def test_fields_and_groups_named_by_harmful_sources_also_appear_in_benign_ones():
+    """HarmfulQA names an academic field in nearly every question and the bias requests name identity groups: a
+    second benign source (besides the borderline field questions) uses every field and group, so those words do not
+    mean harm to the classifier."""
+    from safestack.data.contrast import IDENTITY_GROUPS
+    from safestack.data.loaders import load_red_instruct
+    from safestack.guard.trainset import _benign_inputs
+
+    benign = [e for e in _benign_inputs(0) if e.source in ("lookalike:fields", "lookalike:identity")]
+    assert {e.harmful for e in benign} == {False}
+    text = " ".join(e.text.lower() for e in benign)
+    fields = {s.meta["subtopic"].lower() for s in load_red_instruct("harmfulqa")}
+    assert len(fields) > 50 and all(f in text for f in fields)
+    assert all(g.lower() in text for g in IDENTITY_GROUPS)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 from scipy import sparse
@@ -47,6 +47,12 @@ class GuardTrainConfig:
     folds: int = 5
     target_fpr: float = 0.05  # harmful head: out-of-source FPR on benign inputs at most this
     jailbreak_fpr: float = 0.01  # jailbreak head: the same
+    # which scores the jailbreak head's threshold is picked on: out_of_source (leave-one-source-out scores: a benign
+    # source the head never saw gets at most jailbreak_fpr over all held-out benign inputs) or out_of_fold (5 folds
+    # grouped by behaviour, as the harmful head). Measured: out of fold, 1 % picked 0.08, where held-out benign
+    # sources read 5.9 %; out of source picks 0.37 at 1 % and attack-wrapped recall stays 0.98 (0.999 with the
+    # harmful head) — docs/guard.md
+    jailbreak_threshold_on: Literal["out_of_source", "out_of_fold"] = "out_of_source"
     output_fpr: float = 0.10  # output head: out-of-source FPR on benign content at most this
     threshold_rule: str = "pooled"  # pooled (all benign sources together) | worst_source (every source: loso.py)
     min_source_n: int = 25  # worst_source: smaller sources constrain only pooled together; reports: worst over ≥ this
@@ -204,6 +210,15 @@ def output_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> tuple[
             grouped_oof(d.Xa[idx], y, groups, cfg.C, cfg.folds, cfg.seed, w))
 
 
+def threshold_scores(d: Prepared, cfg: GuardTrainConfig, log) -> tuple[dict, dict | None, dict]:
+    """(out-of-fold, out-of-source or None, the scores each input head's threshold is picked on): ``harmful`` on its
+    out-of-fold scores, ``jailbreak`` on ``cfg.jailbreak_threshold_on``'s."""
+    s_oof = input_scores(d, cfg, log, loso=False)
+    on_source = cfg.jailbreak_threshold_on == "out_of_source"
+    s_loso = input_scores(d, cfg, log, loso=True) if cfg.loso or on_source else None
+    return s_oof, s_loso, {"harmful": s_oof["harmful"], "jailbreak": (s_loso if on_source else s_oof)["jailbreak"]}
+
+
 def rule(cfg: GuardTrainConfig):
     return per_source_threshold if cfg.threshold_rule == "worst_source" else pooled_threshold
 
@@ -253,12 +268,14 @@ def output_report(d: Prepared, loso: tuple, thr: tuple, lo: float, hi: float, cf
             "pooled": {"recall": round(float(flag[y == 1].mean()), 4), "fpr": round(float(flag[y == 0].mean()), 4)}}
 
 
-def loso_report(d: Prepared, cfg: GuardTrainConfig, log, s_oof: dict, o_oof: tuple, lo: float, hi: float) -> dict:
-    """Leave-one-source-out validation of the thresholds picked on ``s_oof`` / ``o_oof``."""
-    s_loso = input_scores(d, cfg, log, loso=True)
+def loso_report(d: Prepared, cfg: GuardTrainConfig, log, s_thr: dict, o_oof: tuple, lo: float, hi: float,
+                s_loso: dict | None = None) -> dict:
+    """Leave-one-source-out validation of the thresholds picked on ``s_thr`` / ``o_oof`` (each held-out source
+    judged at the thresholds picked without it)."""
+    s_loso = s_loso if s_loso is not None else input_scores(d, cfg, log, loso=True)
     o_loso = output_scores(d, cfg, log, loso=True)
     _dump_scores(d, s_loso, *o_loso)
-    out = {"input": input_report(d, s_loso, s_oof, cfg), "output": output_report(d, o_loso, o_oof, lo, hi, cfg)}
+    out = {"input": input_report(d, s_loso, s_thr, cfg), "output": output_report(d, o_loso, o_oof, lo, hi, cfg)}
     out["output"]["share_full"] = round(float(((o_loso[0] >= lo) & (o_loso[0] <= hi)).mean()), 4)
     log(f"LOSO worst: input {out['input']['worst']}; output {out['output']['worst']}")
     return out
@@ -290,8 +307,8 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     sf, sa = (column_scale(X.shape[1], cfg.bits, cfg.static_scale) for X in (d.Xf, d.Xa))
     idx = np.flatnonzero(d.side == "input")
     benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])
-    s_oof = input_scores(d, cfg, log, loso=False)
-    thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_oof, benign, d.origin[idx], cfg)))
+    s_oof, s_loso, s_thr = threshold_scores(d, cfg, log)
+    thr = dict(zip(("harmful", "jailbreak"), input_thresholds(s_thr, benign, d.origin[idx], cfg)))
     for name in ("harmful", "jailbreak"):
         y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
         w = head_weights(d, idx, y, cfg)
@@ -310,7 +327,7 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
                            fit_linear(d.Xa[oidx], yo, cfg.C, cfg.seed, wo), lo, hi, t)
     log(f"head output: threshold {t:.4f}, band [{lo:.4f}, {hi:.4f}]")
     if cfg.loso:
-        report = loso_report(d, cfg, log, s_oof, o_oof, lo, hi)
+        report = loso_report(d, cfg, log, s_thr, o_oof, lo, hi, s_loso)
 
     clf = category_head(d, space)
     meta = {"config": asdict(cfg), "trainset": d.summary, "loso": report, "train_seconds": round(time.time() - t0, 1),
