@@ -214,3 +214,23 @@ def test_fields_and_groups_named_by_harmful_sources_also_appear_in_benign_ones()
     fields = {s.meta["subtopic"].lower() for s in load_red_instruct("harmfulqa")}
     assert len(fields) > 50 and all(f in text for f in fields)
     assert all(g.lower() in text for g in IDENTITY_GROUPS)
+
+
+def test_model_replies_come_from_training_prompts_and_only_sure_labels_are_kept():
+    """The embedded model's replies are labelled by the harm judge: their prompts are clean of every eval prompt,
+    and the output head sees only the replies the judge is sure about."""
+    from importlib import resources
+
+    from safestack.datagen.hygiene import Contamination, eval_prompts
+    from safestack.guard.trainset import model_replies
+
+    rows = [json.loads(x) for x in resources.files("safestack.guard").joinpath("data", "model_replies.jsonl")
+            .read_text(encoding="utf-8").splitlines() if x.strip()]
+    idx = Contamination(eval_prompts())
+    assert len(rows) > 300 and not [r["prompt"] for r in rows if idx.hit(r["prompt"])]
+    ex = model_replies()
+    sure = [r for r in rows if r["harm_score"] >= 0.8 or r["harm_score"] <= 0.2]
+    assert len(ex) == len(sure) < len(rows)
+    assert sum(e.harmful for e in ex) == sum(r["harm_score"] >= 0.8 for r in sure) > 100
+    assert {e.side for e in ex} == {"output"} and {e.source for e in ex} == {"model-reply"}
+    assert len(model_replies(sure=0.95)) < len(ex)

@@ -17,7 +17,8 @@ every input is decontaminated against every eval prompt):
 * outputs: JailbreakBench responses of the training behaviours (kept where JBB's judge and safestack's
   ``harm-rules`` judge agree), ``guard.content`` (harmful / refused / benign replies, abusive and benign content),
   ToxiGen's hateful and neutral demonstrations, refusals written from the taxonomy, benign answers of the embedded
-  model (``guard/data/benign_answers.jsonl``).
+  model (``guard/data/benign_answers.jsonl``), and its replies to harmful training requests labelled by the default
+  ``harm`` judge where it is sure (``guard/data/model_replies.jsonl``).
 Texts are stored raw; ``features.prepare`` normalises them (as the judges do) before features are computed.
 """
 
@@ -225,7 +226,24 @@ def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example
                 row = json.loads(line)
                 ex.append(Example(row["response"], "output", False, False, "benign", "benign-answer",
                                   f"answer/{stable_id(row['prompt'])}"))
-    return ex
+    return ex + model_replies()
+
+
+def model_replies(sure: float = 0.8) -> list[Example]:
+    """The embedded model's replies to harmful training requests (``guard/data/model_replies.jsonl``), labelled by
+    the default ``harm`` judge; only where it is sure: harm score ≥ ``sure`` → harmful content, ≤ 1 − ``sure`` →
+    benign (refusals, evasions, off-topic text); the middle is left out."""
+    f = resources.files(__package__).joinpath("data", "model_replies.jsonl")
+    if not f.is_file():
+        return []
+    out = []
+    for line in f.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row and (row["harm_score"] >= sure or row["harm_score"] <= 1 - sure):
+            h = row["harm_score"] >= sure
+            out.append(Example(row["response"], "output", h, False, "unknown" if h else "benign", "model-reply",
+                               f"reply/{stable_id(row['prompt'])}"))
+    return out
 
 
 def jbb_responses(agreement: bool = True, split: str = "train") -> list[Example]:
