@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _dev import DEV_BENCH
+from _dev import dev_metrics as _dev_metrics
 from _results import save
 
 from safestack.train.config import RRSettings
@@ -35,8 +37,7 @@ KEYS = ("asr", "over_refusal", "benign_off_topic", "benign_answered")
 
 
 def dev_metrics(metrics_file: Path) -> dict:
-    m = json.loads(metrics_file.read_text())["contrast:dev"]
-    return {k: m[k] for k in KEYS}
+    return _dev_metrics(metrics_file, KEYS)
 
 
 def variant(run: Path, name: str) -> dict:
@@ -48,7 +49,7 @@ def variant(run: Path, name: str) -> dict:
         train_rr("default", run / "data" / "train.jsonl", out, cfg)
     if not (out / "eval" / "metrics.json").exists():
         subprocess.run([str(ROOT / ".venv/bin/safestack"), "eval", "--target", f"hf:{out / 'model'}",
-                        "--bench", "contrast:dev", "--out", str(out / "eval")], check=True)
+                        "--bench", DEV_BENCH, "--out", str(out / "eval")], check=True)
     last = read_rr_log(out / "rr_log.jsonl")[-1]
     return {"settings": fields, **dev_metrics(out / "eval" / "metrics.json"),
             "last_step": {k: last[k] for k in ("step", "rerouting_loss", "retain_loss", "cos_mean")}}

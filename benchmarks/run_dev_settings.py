@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from _dev import DEV_BENCH, dev_metrics
 from _results import save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(name: str, config: str, reuse: str | None = None) -> dict:
     cfg = yaml.safe_load(Path(config).read_text()) or {}
-    cfg.setdefault("eval", {})["benches"] = ["contrast:dev"]
+    cfg.setdefault("eval", {})["benches"] = [DEV_BENCH]
     cfg.setdefault("rounds", {})["max_rounds"] = 1
     out = ROOT / "runs" / f"dev-{name}"
     out.mkdir(parents=True, exist_ok=True)
@@ -42,14 +43,13 @@ def main(name: str, config: str, reuse: str | None = None) -> dict:
 
 
 def record(name: str, cfg: dict, out: Path) -> dict:
-    pick = lambda m: {k: m["contrast:dev"][k] for k in ("n_harmful", "n_benign", "asr", "asr_ci95", "over_refusal",  # noqa: E731
-                                                       "over_refusal_ci95", "over_refusal_by_category")}
+    keys = ("n_harmful", "n_benign", "asr", "asr_ci95", "over_refusal", "over_refusal_ci95", "over_refusal_by_category")
     state = json.loads((out / "state.json").read_text())
     data = json.loads((out / "data" / "datagen.json").read_text())
     res = {"command": f"python benchmarks/run_dev_settings.py {name} CONFIG", "config": cfg,
            "held_out": "contrast:dev (never trained on; not an evaluation bench)",
-           "before": pick(json.loads((out / "eval_before" / "metrics.json").read_text())),
-           "after": pick(json.loads((out / "eval_after" / "metrics.json").read_text())),
+           "before": dev_metrics(out / "eval_before" / "metrics.json", keys),
+           "after": dev_metrics(out / "eval_after" / "metrics.json", keys),
            "pairs": {"n": data["n_pairs"], "by_kind": data["by_kind"], "by_source": data["by_source"]},
            "stage_seconds": {k: v["seconds"] for k, v in state["done"].items()},
            "note": "stage times are only comparable between uncontended runs"}

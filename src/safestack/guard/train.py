@@ -182,12 +182,18 @@ def prepare_data(cfg: GuardTrainConfig, space: FeatureSpace, log: Callable[[str]
     return Prepared(ex, summary, Xf, Xa, np.array([e.side for e in ex]), np.array([e.origin for e in ex]))
 
 
+def input_scales(d: Prepared, cfg: GuardTrainConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The input heads' fitting column scales for the fast and the full features (``column_scale``)."""
+    return column_scale(d.Xf.shape[1], cfg.bits, cfg.static_scale), column_scale(d.Xa.shape[1], cfg.bits,
+                                                                                   cfg.static_scale)
+
+
 def input_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> dict[str, np.ndarray]:
     """Fast scores of the input heads for every input example, keyed by head: out-of-source (``loso``: a head fitted
     without the example's source) or out-of-fold (5 folds grouped by behaviour: the example's behaviour unseen)."""
     idx = np.flatnonzero(d.side == "input")
     groups = np.array([d.ex[i].group for i in idx])
-    sf = column_scale(d.Xf.shape[1], cfg.bits, cfg.static_scale)
+    sf = input_scales(d, cfg)[0]
     out = {}
     for name in ("harmful", "jailbreak"):
         y = np.array([getattr(d.ex[i], name) for i in idx], dtype=int)
@@ -304,7 +310,7 @@ def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), spa
     report: dict[str, dict] = {}
 
     # input heads: thresholds on out-of-fold fast scores (grouped by behaviour), then validated out-of-source
-    sf, sa = (column_scale(X.shape[1], cfg.bits, cfg.static_scale) for X in (d.Xf, d.Xa))
+    sf, sa = input_scales(d, cfg)
     idx = np.flatnonzero(d.side == "input")
     benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])
     s_oof, s_loso, s_thr = threshold_scores(d, cfg, log)

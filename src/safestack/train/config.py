@@ -122,11 +122,7 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(names)})")
-    hints = typing.get_type_hints(cls)
-    for k, v in data.items():
-        choices = typing.get_args(hints[k]) if typing.get_origin(hints[k]) is Literal else ()
-        if choices and v not in choices:
-            raise BadInput(f"{where}: field '{k}' must be one of {', '.join(map(str, choices))}, got {v!r}")
+    check_choices(cls, data, where)
     defaults = cls() if _all_defaults(cls) else None
     kw = {}
     for k, v in data.items():
@@ -140,6 +136,16 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, where: str = "config") 
         else:
             kw[k] = v
     return cls(**kw)
+
+
+def check_choices(cls: type, values: dict[str, Any], where: str = "config") -> None:
+    """Every ``Literal`` field of ``cls`` among ``values`` holds one of its choices (else BadInput naming the field):
+    the same check for YAML, CLI and configs built in Python."""
+    hints = typing.get_type_hints(cls)
+    for k, v in values.items():
+        choices = typing.get_args(hints[k]) if k in hints and typing.get_origin(hints[k]) is Literal else ()
+        if choices and v not in choices:
+            raise BadInput(f"{where}: field '{k}' must be one of {', '.join(map(str, choices))}, got {v!r}")
 
 
 def _deep_merge(base: dict, over: dict) -> dict:

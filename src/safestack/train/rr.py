@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,7 +43,7 @@ from transformers import Trainer, TrainerCallback
 
 from ..errors import BadInput
 from ..targets import model_path_of
-from .config import RRSettings
+from .config import RRSettings, check_choices
 from .rr_data import KINDS, RRPairs, encode_rows, load_rr_rows, make_collator, pad_rows  # noqa: F401 (re-exported)
 
 RR_LOG = "rr_log.jsonl"
@@ -288,10 +289,7 @@ def read_rr_log(path: str | Path) -> list[dict]:
 
 # -- training -------------------------------------------------------------------------------------------------------
 def check_settings(cfg: RRSettings) -> None:
-    for name, allowed in (("retain_layers", ("target", "all")), ("cb_tokens", ("completion", "all")),
-                          ("rerouting", ("cosine", "angle")), ("retain_scale", ("absolute", "relative"))):
-        if getattr(cfg, name) not in allowed:
-            raise BadInput(f"config: field '{name}' must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    check_choices(type(cfg), {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)})
     for name in ("init_b_std", "retain_weight"):
         if not isinstance(getattr(cfg, name), (int, float)) or getattr(cfg, name) < 0:
             raise BadInput(f"config: field '{name}' must be a number ≥ 0, got {getattr(cfg, name)!r}")
