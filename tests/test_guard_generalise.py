@@ -234,3 +234,21 @@ def test_model_replies_come_from_training_prompts_and_only_sure_labels_are_kept(
     assert sum(e.harmful for e in ex) == sum(r["harm_score"] >= 0.8 for r in sure) > 100
     assert {e.side for e in ex} == {"output"} and {e.source for e in ex} == {"model-reply"}
     assert len(model_replies(sure=0.95)) < len(ex)
+
+
+def test_the_models_benign_answers_come_from_two_disjoint_prompt_pools():
+    """Two sources of the embedded model's benign answers (general prompts; look-alikes): held out, each is judged
+    by a head that saw the other, so neither is the only example of the model's benign style."""
+    from importlib import resources
+
+    from safestack.guard.trainset import model_answers
+
+    def prompts(name):
+        f = resources.files("safestack.guard").joinpath("data", name)
+        return {json.loads(x)["prompt"] for x in f.read_text(encoding="utf-8").splitlines() if x.strip()}
+
+    a, b = prompts("benign_answers.jsonl"), prompts("lookalike_answers.jsonl")
+    assert len(a) > 150 and len(b) > 150 and not a & b
+    ex = model_answers("lookalike_answers.jsonl", "lookalike-answer")
+    assert len(ex) == len(b) and {(e.side, e.harmful, e.source) for e in ex} == {("output", False, "lookalike-answer")}
+    assert model_answers("no-such-file.jsonl", "x") == []

@@ -17,8 +17,9 @@ every input is decontaminated against every eval prompt):
 * outputs: JailbreakBench responses of the training behaviours (kept where JBB's judge and safestack's
   ``harm-rules`` judge agree), ``guard.content`` (harmful / refused / benign replies, abusive and benign content),
   ToxiGen's hateful and neutral demonstrations, refusals written from the taxonomy, benign answers of the embedded
-  model (``guard/data/benign_answers.jsonl``), and its replies to harmful training requests labelled by the default
-  ``harm`` judge where it is sure (``guard/data/model_replies.jsonl``).
+  model to two independent prompt pools (``guard/data/benign_answers.jsonl``, ``lookalike_answers.jsonl``), and its
+  replies to harmful training requests labelled by the default ``harm`` judge where it is sure
+  (``guard/data/model_replies.jsonl``).
 Texts are stored raw; ``features.prepare`` normalises them (as the judges do) before features are computed.
 """
 
@@ -219,14 +220,19 @@ def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example
         for _ in range(12):
             t = write_refusal(c, rng)
             ex.append(Example(t, "output", False, False, "benign", "refusal", f"refusal/{stable_id(t)}"))
-    answers = resources.files(__package__).joinpath("data", "benign_answers.jsonl")
-    if answers.is_file():
-        for line in answers.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                ex.append(Example(row["response"], "output", False, False, "benign", "benign-answer",
-                                  f"answer/{stable_id(row['prompt'])}"))
+    for name, source in (("benign_answers.jsonl", "benign-answer"), ("lookalike_answers.jsonl", "lookalike-answer")):
+        ex += model_answers(name, source)
     return ex + model_replies()
+
+
+def model_answers(name: str, source: str) -> list[Example]:
+    """The embedded model's answers to benign prompts (``guard/data/<name>``) as benign outputs of ``source``."""
+    f = resources.files(__package__).joinpath("data", name)
+    if not f.is_file():
+        return []
+    rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [Example(r["response"], "output", False, False, "benign", source, f"answer/{stable_id(r['prompt'])}")
+            for r in rows]
 
 
 def model_replies(sure: float = 0.8) -> list[Example]:
