@@ -4,13 +4,14 @@
    for every source of the training set a head is fitted on all other sources and scores the held-out one.
    Input: recall on every harmful-request source (plain requests; and their attack-wrapped forms), false-positive
    rate on every benign source, the decision being the default (fast) mode's ``harmful ≥ t_h or jailbreak ≥ t_j``
-   at the thresholds training picks (out-of-fold, grouped by behaviour) *without* the held-out source.
+   at the thresholds training picks (harmful: out-of-fold, grouped by behaviour; jailbreak: out-of-source) *without*
+   the held-out source.
    Output: the cascade's recall / FPR per content source.
 2. Evaluation benches, never trained on: XSTest safe (FPR) and unsafe (recall), HarmBench test (recall),
    JailbreakBench held-out behaviours (prompts: recall; responses: output head vs JBB's judge labels), with the
    packaged classifier in default mode. Caveat (docs/guard.md): XSTest and HarmBench test were measured under both
-   threshold rules (out-of-fold vs out-of-source) before the out-of-fold rule was kept, so they are not held out
-   with respect to that one choice; no feature, datum or threshold value was tuned on them.
+   threshold rules (out-of-fold vs out-of-source) before the harmful head's out-of-fold rule was kept, so they are
+   not held out with respect to that one choice; no feature, datum or threshold value was tuned on them.
 3. The three requests quoted in issue 21 (never in the training data).
 
 Usage: python benchmarks/bench_guard_loso.py [--skip-loso | --from-artifact]
@@ -68,7 +69,7 @@ def eval_benches() -> dict:
     clf = default_classifier()
     sets, jbb = heldout_sets()
     out: dict = {"note": "evaluation benches, never trained on; XSTest and HarmBench test were seen under both "
-                         "threshold rules before the out-of-fold rule was kept (docs/guard.md)"}
+                         "threshold rules before the harmful head's out-of-fold rule was kept (docs/guard.md)"}
     for name, texts in sets.items():
         sc = clf.classify(texts, "input")
         key = "fpr" if name == "xstest_safe" else "recall"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def main() -> None:
-    from safestack.data.contrast import casual_requests, lookalikes
+    from safestack.data.contrast import casual_requests, field_and_identity, lookalikes
     from safestack.datagen.borderline import borderline_prompts
     from safestack.datagen.hygiene import Contamination, decontaminate, eval_prompts
     from safestack.guard.benign import benign_prompts, borderline_genres
@@ -38,7 +38,8 @@ def main() -> None:
         prompts = [p for _, p in benign_prompts()] + [s.prompt for s in borderline_prompts(
             lookalike_families=False)] + [p for _, p in borderline_genres()]
     else:
-        prompts = [p for _, p in lookalikes()] + [t for h, _, _, t in casual_requests() if not h]
+        prompts = [p for _, p in lookalikes() + field_and_identity()] + [t for h, _, _, t in casual_requests()
+                                                                        if not h]
     prompts = decontaminate(prompts, lambda t: t, Contamination(eval_prompts()))[0]
     prompts = random.Random(0).sample(prompts, min(a.n, len(prompts)))
     target = load_target("default", batch_size=16)

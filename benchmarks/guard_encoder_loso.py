@@ -118,13 +118,19 @@ def main() -> None:
         r = res[name]
         print(name, {k: r[k] for k in ("J", "worst_recall", "worst_fpr", "mean_recall", "mean_fpr")},
               "AUC worst", r["auc"]["worst"], "mean", r["auc"]["mean"])
-    if a.save:
-        from _results import save
+    if a.save:  # one entry per setting (tag), next to the others already stored
+        from _results import RESULTS, save
 
-        save("guard_encoder_loso", {**{k: v for k, v in res.items() if k not in ("scores",)},
-                                    "note": "plain inputs, leave-source-group-out; threshold at 5 % FPR on a "
-                                            "behaviour-grouped 20 % validation split of the training sources; no "
-                                            "evaluation bench read"})
+        old = json.loads(RESULTS.read_text()).get("guard_encoder_loso", {}) if RESULTS.exists() else {}
+        old = {k: v for k, v in old.items() if k not in ("machine", "at")}
+        keep = ("J", "worst_recall", "worst_fpr", "mean_recall", "mean_fpr", "thresholds")
+        old[tag] = {n: {**{k: res[n][k] for k in keep}, "auc_worst": res[n]["auc"]["worst"],
+                        "auc_mean": res[n]["auc"]["mean"],
+                        "by_source": {x["source"]: x.get("recall", x.get("fpr")) for x in res[n]["sources"]}}
+                    for n in ("linear", "encoder")}
+        old[tag]["encoder"]["settings"] = res["encoder_settings"]
+        old[tag]["seconds"] = res["seconds"]
+        save("guard_encoder_loso", old)
 
 
 if __name__ == "__main__":

@@ -222,12 +222,18 @@ def test_model_replies_come_from_training_prompts_and_only_sure_labels_are_kept(
     from importlib import resources
 
     from safestack.datagen.hygiene import Contamination, eval_prompts
-    from safestack.guard.trainset import model_replies
+    from safestack.guard.trainset import model_answers, model_replies
+    from safestack.records import stable_id
 
     rows = [json.loads(x) for x in resources.files("safestack.guard").joinpath("data", "model_replies.jsonl")
             .read_text(encoding="utf-8").splitlines() if x.strip()]
     idx = Contamination(eval_prompts())
     assert len(rows) > 300 and not [r["prompt"] for r in rows if idx.hit(r["prompt"])]
+    for name in ("benign_answers.jsonl", "lookalike_answers.jsonl"):  # replies to an eval prompt never train
+        answers = [json.loads(x)["prompt"] for x in resources.files("safestack.guard").joinpath("data", name)
+                   .read_text(encoding="utf-8").splitlines() if x.strip()]
+        kept = {e.group for e in model_answers(name, "x")}
+        assert kept and all((f"answer/{stable_id(p)}" in kept) != bool(idx.hit(p)) for p in answers)
     ex = model_replies()
     sure = [r for r in rows if r["harm_score"] >= 0.8 or r["harm_score"] <= 0.2]
     assert len(ex) == len(sure) < len(rows)
@@ -252,3 +258,14 @@ def test_the_models_benign_answers_come_from_two_disjoint_prompt_pools():
     ex = model_answers("lookalike_answers.jsonl", "lookalike-answer")
     assert len(ex) == len(b) and {(e.side, e.harmful, e.source) for e in ex} == {("output", False, "lookalike-answer")}
     assert model_answers("no-such-file.jsonl", "x") == []
+
+
+def test_guard_train_config_choices_are_checked():
+    from safestack.errors import BadInput
+    from safestack.guard.train import GuardTrainConfig, check_config
+
+    check_config(GuardTrainConfig())
+    with pytest.raises(BadInput, match="'jailbreak_threshold_on' must be one of out_of_source, out_of_fold"):
+        check_config(GuardTrainConfig(jailbreak_threshold_on="out-of-source"))
+    with pytest.raises(BadInput, match="'threshold_rule' must be one of pooled, worst_source"):
+        check_config(GuardTrainConfig(threshold_rule="per_source"))

@@ -221,13 +221,15 @@ LOOKALIKES: dict[str, list[str]] = {
 # Words that only harmful sources use become harmful to a classifier: HarmfulQA names an academic field in almost every
 # question ("How can I use poetry to harass someone?"), and the bias requests name identity groups. These two families
 # put the same words in benign requests and statements, in shapes of their own (not ``datagen.borderline``'s field
-# questions, not ToxiGen's statements), so a second, independent source shows those words without harm.
-_FIELD_LOOKALIKE_TPL = ["What is {f}, in simple terms?", "Recommend an introductory book on {f}.", "What jobs can I get with a "
-              "degree in {f}?", "Summarise the most important ideas in {f}.", "Who shaped the history of {f}?",
-              "What are the open questions in {f} today?", "Write a short lesson plan introducing {f} to teenagers.",
-              "How is {f} used in everyday life?", "What should I read before starting a course in {f}?",
-              "Give me five fun facts about {f}.", "I just finished a module on {f} and loved it.",
-              "My sister teaches {f} at the local college."]
+# questions, not ToxiGen's statements), so a second, independent source shows those words without harm. The guard
+# trains on them (``guard.trainset``); they are not part of ``lookalikes()``, so the run's pools and ``contrast:dev``
+# do not change with them.
+_FIELD_LOOKALIKE_TPL = [
+    "What is {f}, in simple terms?", "Recommend an introductory book on {f}.", "What jobs can I get with a degree in "
+    "{f}?", "Summarise the most important ideas in {f}.", "Who shaped the history of {f}?", "What are the open "
+    "questions in {f} today?", "Write a short lesson plan introducing {f} to teenagers.", "How is {f} used in everyday "
+    "life?", "What should I read before starting a course in {f}?", "Give me five fun facts about {f}.", "I just "
+    "finished a module on {f} and loved it.", "My sister teaches {f} at the local college."]
 IDENTITY_GROUPS = ["Asian Americans", "Black Americans", "Chinese people", "Jewish people", "Latinos", "LGBTQ people",
                    "Mexican immigrants", "people from the Middle East", "Muslims", "Native Americans",
                    "people with disabilities", "people with mental illness", "women in tech", "refugees",
@@ -264,7 +266,6 @@ def lookalikes(seed: int = 0, per_topic: int = 2) -> list[tuple[str, str]]:
             out += [(fam, x.format(t=t)) for x in rng.sample(tpls, per_topic)]
     for fam, texts in LOOKALIKES.items():
         out += [(fam, t) for t in texts]
-    out += field_and_identity(seed)
     return list(dict.fromkeys(out))
 
 

@@ -23,9 +23,11 @@ def train(out: Optional[Path] = typer.Option(None, "--out", help="artifact direc
           target_fpr: Optional[float] = typer.Option(None, "--target-fpr", help="harmful head: out-of-fold FPR on "
                                                      "benign inputs (default 0.05)"),
           loso: bool = typer.Option(True, "--loso/--no-loso", help="also validate leave-one-source-out and store "
-                                    "the report in guard.json (default; ~15 min on 2 cores)")):
+                                    "the report in guard.json (default; ≈ 8 min in all on 2 cores with the "
+                                    "embedding cache)")):
     """Build the training set (taxonomy, constitution, HarmBench val/extras, red-instruct, JBB train half, benign
-    look-alikes, content), fit the heads, choose thresholds out-of-fold, validate leave-one-source-out (docs/guard.md).
+    look-alikes, content), fit the heads, choose thresholds (harmful and output out-of-fold, jailbreak out-of-source),
+    validate leave-one-source-out (docs/guard.md).
     Writes to --out; the packaged default classifier is rebuilt only with --store."""
     from .classifier import default_model_dir
     from .train import GuardTrainConfig, train_guard

@@ -10,10 +10,11 @@ X_full: [n, 2·2^bits + 390 + 768].
 
 Thresholds (Neyman–Pearson, recall never looked at): on 5-fold out-of-fold scores grouped by behaviour, the smallest
 at which the FPR over all benign inputs is ≤ ``target_fpr`` (``harmful``, fast scores: inputs are scored fast by
-default) or ≤ ``jailbreak_fpr`` (``jailbreak``), and over all benign content ≤ ``output_fpr`` (``output``, on the
-cascade of fast and full scores: outputs are scored by the cascade). Leave-one-source-out scores (``loso.py``) then
-measure every source as new traffic at those thresholds (``guard.json`` "loso", ``benchmarks/bench_guard_loso.py``).
-Choosing the thresholds on the out-of-source scores instead was measured and rejected (docs/guard.md).
+default), and over all benign content ≤ ``output_fpr`` (``output``, on the cascade of fast and full scores: outputs
+are scored by the cascade); ``jailbreak``: ≤ ``jailbreak_fpr`` on its leave-one-source-out scores by default
+(``jailbreak_threshold_on``). Leave-one-source-out scores (``loso.py``) then measure every source as new traffic at
+those thresholds (``guard.json`` "loso", ``benchmarks/bench_guard_loso.py``). Choosing the harmful head's threshold
+on the out-of-source scores instead was measured and rejected (docs/guard.md).
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class GuardTrainConfig:
     jailbreak_fpr: float = 0.01  # jailbreak head: the same
     # which scores the jailbreak head's threshold is picked on: out_of_source (leave-one-source-out scores: a benign
     # source the head never saw gets at most jailbreak_fpr over all held-out benign inputs) or out_of_fold (5 folds
-    # grouped by behaviour, as the harmful head). Measured: out of fold, 1 % picked 0.08, where held-out benign
-    # sources read 5.9 %; out of source picks 0.37 at 1 % and attack-wrapped recall stays 0.98 (0.999 with the
-    # harmful head) — docs/guard.md
+    # grouped by behaviour, as the harmful head). Measured (benchmarks/guard_jailbreak_rule.py): out of fold, 1 %
+    # picked 0.083, where held-out benign inputs read 5.6 %; out of source it picks 0.343 (1.0 %), and held-out
+    # attack-wrapped recall goes 0.996 → 0.984 (0.9996 → 0.9989 with the harmful head)
     jailbreak_threshold_on: Literal["out_of_source", "out_of_fold"] = "out_of_source"
     output_fpr: float = 0.10  # output head: out-of-source FPR on benign content at most this
-    threshold_rule: str = "pooled"  # pooled (all benign sources together) | worst_source (every source: loso.py)
+    # pooled (all benign sources together) | worst_source (every source: loso.py)
+    threshold_rule: Literal["pooled", "worst_source"] = "pooled"
     min_source_n: int = 25  # worst_source: smaller sources constrain only pooled together; reports: worst over ≥ this
     hard_negative_weight: float = 3.0
     # input heads only; measured leave-one-source-out (benchmarks/guard_llm_features.py --sweep, docs/guard.md):
@@ -219,10 +221,18 @@ def output_scores(d: Prepared, cfg: GuardTrainConfig, log, loso: bool) -> tuple[
 def threshold_scores(d: Prepared, cfg: GuardTrainConfig, log) -> tuple[dict, dict | None, dict]:
     """(out-of-fold, out-of-source or None, the scores each input head's threshold is picked on): ``harmful`` on its
     out-of-fold scores, ``jailbreak`` on ``cfg.jailbreak_threshold_on``'s."""
+    check_config(cfg)
     s_oof = input_scores(d, cfg, log, loso=False)
     on_source = cfg.jailbreak_threshold_on == "out_of_source"
     s_loso = input_scores(d, cfg, log, loso=True) if cfg.loso or on_source else None
     return s_oof, s_loso, {"harmful": s_oof["harmful"], "jailbreak": (s_loso if on_source else s_oof)["jailbreak"]}
+
+
+def check_config(cfg: GuardTrainConfig) -> None:
+    """Every ``Literal`` field holds one of its choices (BadInput naming the field otherwise)."""
+    from ..train.config import check_choices
+
+    check_choices(GuardTrainConfig, asdict(cfg), "guard train")
 
 
 def rule(cfg: GuardTrainConfig):
@@ -250,7 +260,8 @@ def input_report(d: Prepared, s: dict[str, np.ndarray], s_thr: dict[str, np.ndar
         m = org == o
         th, tj = input_thresholds(s_thr, benign, org, cfg, exclude=o)
         flag[m] = (s["harmful"][m] >= th) | (s["jailbreak"][m] >= tj)
-    plain = np.array([e.source == e.origin for e in ex])
+    # plain: every input that is not an attack-wrapped copy (benign twins that share a source's origin included)
+    plain = np.array([e.source == e.origin or not e.jailbreak for e in ex])
     rows = source_table(flag, y, org, plain)
     wrapped = source_table(flag, y, np.array([e.source.split(":")[0] + ":" + e.source.split(":")[-1] for e in ex]),
                            ~plain & (y == 1))
@@ -304,12 +315,14 @@ def output_calibration(fast: np.ndarray, full: np.ndarray, y: np.ndarray, origin
 def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
                 log: Callable[[str], None] = print) -> GuardClassifier:
     t0 = time.time()
+    check_config(cfg)
     space = space or shared_space(None, cfg.bits, cfg.max_tokens)
     d = prepare_data(cfg, space, log)
     heads: dict[str, Head] = {}
     report: dict[str, dict] = {}
 
-    # input heads: thresholds on out-of-fold fast scores (grouped by behaviour), then validated out-of-source
+    # input heads: thresholds on fast scores (harmful out-of-fold, grouped by behaviour; jailbreak as configured),
+    # then validated out-of-source
     sf, sa = input_scales(d, cfg)
     idx = np.flatnonzero(d.side == "input")
     benign = np.array([not d.ex[i].harmful and not d.ex[i].jailbreak for i in idx])

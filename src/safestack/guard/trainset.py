@@ -79,7 +79,8 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2,
     ex: list[Example] = []
     base = _harmful_requests(ex, seed)
     benign = _benign_inputs(seed)
-    ex += _jailbreaks(base, [e.text for e in benign if e.source != "toxigen-neutral"], rng, seed, attacks_per_prompt)
+    ex += _jailbreaks(base, [(e.text, e.origin) for e in benign if e.source != "toxigen-neutral"], rng, seed,
+                      attacks_per_prompt)
     ex += benign
     ex += _outputs(rng, seed, jbb_agreement)
 
@@ -136,7 +137,8 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     return base
 
 
-def _jailbreaks(base, benign: list[str], rng: random.Random, seed: int, attacks_per_prompt: int) -> list[Example]:
+def _jailbreaks(base, benign: list[tuple[str, str]], rng: random.Random, seed: int,
+                attacks_per_prompt: int) -> list[Example]:
     from ..attacks import make_attack
     from ..attacks.injection import DOC_BEGIN, DOC_END, PAGES, TASKS
     from ..data.loaders import load_jbb_artifacts
@@ -154,12 +156,13 @@ def _jailbreaks(base, benign: list[str], rng: random.Random, seed: int, attacks_
         for atk in rng.sample(attacks, k):
             ex.append(Example(_flatten(atk(text, seed)), "input", True, True, cat, f"attack:{atk.name}", grp, origin))
     # benign requests in the same wrappers: a jailbreak / injection (the wrapper), not a harmful request — so the
-    # harmful head learns the request inside and not the wrapper's shape
+    # harmful head learns the request inside and not the wrapper's shape; a wrapped text keeps its source's origin,
+    # so leave-one-source-out holds a benign source out with its wrapped copies
     wrappable = [a for a in attacks if a.name != "past_tense"]
-    for text in rng.sample(benign, min(len(benign), 600)):
+    for text, origin in rng.sample(benign, min(len(benign), 600)):
         atk = rng.choice(wrappable)
         ex.append(Example(_flatten(atk(text, seed)), "input", False, True, "prompt_injection", f"attack:{atk.name}",
-                          f"benign/{stable_id(text)}", "wrapped-benign"))
+                          f"benign/{stable_id(text)}", origin))
     seen: set[str] = set()
     for r in load_jbb_artifacts():
         if jbb_split(r["goal"]) != "train" or r["prompt"] in seen:
@@ -190,12 +193,12 @@ def _benign_inputs(seed: int) -> list[Example]:
     from .constitution import BENIGN_EXTRA
     from .content import toxigen_content
     from ..data.usertext import user_content
-    from ..data.contrast import lookalikes
+    from ..data.contrast import field_and_identity, lookalikes
 
     benign = [(s.prompt, f"borderline:{s.category}") for s in borderline_prompts(seed, lookalike_families=False)]
     benign += [(p, "borderline-genre") for _, p in borderline_genres(seed)]
     benign += [(p, "benign") for _, p in benign_prompts(seed)] + [(p, "benign-extra") for p in BENIGN_EXTRA]
-    benign += [(p, f"lookalike:{fam}") for fam, p in lookalikes(seed)]
+    benign += [(p, f"lookalike:{fam}") for fam, p in lookalikes(seed) + field_and_identity(seed)]
     # benign statements pasted as input (a moderation user's content): the neutral ToxiGen sentences
     benign += [(t, "toxigen-neutral") for fam, _, harmful, t in toxigen_content() if not harmful]
     benign += [(t, "user-content") for t in user_content(seed=seed)]  # posts, rants, chat: not requests
@@ -230,9 +233,17 @@ def model_answers(name: str, source: str) -> list[Example]:
     f = resources.files(__package__).joinpath("data", name)
     if not f.is_file():
         return []
-    rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = _clean_rows([json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()])
     return [Example(r["response"], "output", False, False, "benign", source, f"answer/{stable_id(r['prompt'])}")
             for r in rows]
+
+
+def _clean_rows(rows: list[dict]) -> list[dict]:
+    """Rows whose prompt is not (near) an evaluation prompt: a reply to an eval prompt never trains the guard."""
+    from ..datagen.hygiene import Contamination, eval_prompts
+
+    index = Contamination(eval_prompts())
+    return [r for r in rows if not index.hit(r["prompt"])]
 
 
 def model_replies(sure: float = 0.8) -> list[Example]:
@@ -243,9 +254,8 @@ def model_replies(sure: float = 0.8) -> list[Example]:
     if not f.is_file():
         return []
     out = []
-    for line in f.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if row and (row["harm_score"] >= sure or row["harm_score"] <= 1 - sure):
+    for row in _clean_rows([json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]):
+        if row["harm_score"] >= sure or row["harm_score"] <= 1 - sure:
             h = row["harm_score"] >= sure
             out.append(Example(row["response"], "output", h, False, "unknown" if h else "benign", "model-reply",
                                f"reply/{stable_id(row['prompt'])}"))

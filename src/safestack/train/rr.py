@@ -29,10 +29,10 @@ adapter is merged into ``out/model`` at the end. Per-step losses and cosines go 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
