@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from safestack.embed import pad_ids
 from safestack.errors import BadInput
 
 
@@ -65,18 +66,6 @@ class EncoderModel:
         cls, sep = self.tok.cls_token_id, self.tok.sep_token_id
         return [[cls] + (r if len(r) <= m else r[:m - 16] + r[-16:]) + [sep] for r in rows]
 
-    @staticmethod
-    def batch(seqs: list[list[int]]):
-        import torch
-
-        L = max(len(q) for q in seqs)
-        inp = torch.zeros((len(seqs), L), dtype=torch.long)
-        att = torch.zeros((len(seqs), L), dtype=torch.long)
-        for j, q in enumerate(seqs):
-            inp[j, :len(q)] = torch.tensor(q)
-            att[j, :len(q)] = 1
-        return inp, att
-
     def logits(self, inp, att):
         h = self.enc(input_ids=inp, attention_mask=att).last_hidden_state  # [b, t, 384]
         m = att.unsqueeze(-1).to(h.dtype)
@@ -92,7 +81,7 @@ class EncoderModel:
         with torch.inference_mode():
             for s in range(0, len(order), batch_size):
                 idx = order[s:s + batch_size]
-                out[idx] = torch.sigmoid(self.logits(*self.batch([seqs[i] for i in idx]))).float().numpy()
+                out[idx] = torch.sigmoid(self.logits(*pad_ids([seqs[i] for i in idx]))).float().numpy()
         return out
 
     # ---- persistence: only what was trained (layers + heads), float16 ----------------------------------------------
@@ -157,7 +146,7 @@ def fit_encoder(texts: Sequence[str], Y: np.ndarray, w: np.ndarray | None, label
         batches = _length_batches(seqs, cfg.batch_size, rng)
         run = 0.0
         for idx in batches:
-            inp, att = m.batch([seqs[i] for i in idx])
+            inp, att = pad_ids([seqs[i] for i in idx])
             z = m.logits(inp, att)
             y = torch.from_numpy(Y[idx])
             ww = torch.from_numpy(w[idx]).unsqueeze(1)

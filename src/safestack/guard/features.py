@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
+from ..embed import pad_ids
 from ..text import normalize, strip_persona
 from .injection import rule_hits
 
@@ -122,13 +123,7 @@ class FeatureSpace:
         cls, sep = self.tok.cls_token_id, self.tok.sep_token_id
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
-            seqs = [[cls] + chunks[i] + [sep] for i in idx]
-            L = max(len(q) for q in seqs)
-            inp = torch.zeros((len(seqs), L), dtype=torch.long)
-            att = torch.zeros((len(seqs), L), dtype=torch.long)
-            for j, q in enumerate(seqs):
-                inp[j, :len(q)] = torch.tensor(q)
-                att[j, :len(q)] = 1
+            inp, att = pad_ids([[cls] + chunks[i] + [sep] for i in idx])
             with torch.inference_mode():
                 h = model(input_ids=inp, attention_mask=att).last_hidden_state
             mask = att.unsqueeze(-1).float()

@@ -173,6 +173,7 @@ class Prepared:
 
 
 def prepare_data(cfg: GuardTrainConfig, space: FeatureSpace, log: Callable[[str], None]) -> Prepared:
+    check_config(cfg)
     t0 = time.time()
     ex, summary = build_trainset(cfg.seed, cfg.attacks_per_prompt)
     log(f"training set: {summary['n']} examples ({summary['dropped_contaminated']} dropped as eval-contaminated)")
@@ -286,10 +287,10 @@ def output_report(d: Prepared, loso: tuple, thr: tuple, lo: float, hi: float, cf
 
 
 def loso_report(d: Prepared, cfg: GuardTrainConfig, log, s_thr: dict, o_oof: tuple, lo: float, hi: float,
-                s_loso: dict | None = None) -> dict:
+                s_loso: dict) -> dict:
     """Leave-one-source-out validation of the thresholds picked on ``s_thr`` / ``o_oof`` (each held-out source
-    judged at the thresholds picked without it)."""
-    s_loso = s_loso if s_loso is not None else input_scores(d, cfg, log, loso=True)
+    judged at the thresholds picked without it); ``s_loso``: the input heads' out-of-source scores
+    (``threshold_scores``)."""
     o_loso = output_scores(d, cfg, log, loso=True)
     _dump_scores(d, s_loso, *o_loso)
     out = {"input": input_report(d, s_loso, s_thr, cfg), "output": output_report(d, o_loso, o_oof, lo, hi, cfg)}
@@ -315,7 +316,6 @@ def output_calibration(fast: np.ndarray, full: np.ndarray, y: np.ndarray, origin
 def train_guard(out: str | Path, cfg: GuardTrainConfig = GuardTrainConfig(), space: FeatureSpace | None = None,
                 log: Callable[[str], None] = print) -> GuardClassifier:
     t0 = time.time()
-    check_config(cfg)
     space = space or shared_space(None, cfg.bits, cfg.max_tokens)
     d = prepare_data(cfg, space, log)
     heads: dict[str, Head] = {}

@@ -82,10 +82,10 @@ def build_trainset(seed: int = 0, attacks_per_prompt: int = 2,
     ex += _jailbreaks(base, [(e.text, e.origin) for e in benign if e.source != "toxigen-neutral"], rng, seed,
                       attacks_per_prompt)
     ex += benign
-    ex += _outputs(rng, seed, jbb_agreement)
+    idx = Contamination(eval_prompts())
+    ex += _outputs(rng, seed, jbb_agreement, idx)
 
     n0 = len(ex)
-    idx = Contamination(eval_prompts())
     ex = [e for e in ex if e.side == "output" or not idx.hit(e.text)]
     n_contam = n0 - len(ex)
     ex = near_dedupe(ex, lambda e: f"{e.side} {e.text}", jaccard=0.95)
@@ -205,7 +205,9 @@ def _benign_inputs(seed: int) -> list[Example]:
     return [Example(t, "input", False, False, "benign", src, f"benign/{stable_id(t)}") for t, src in benign]
 
 
-def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example]:
+def _outputs(rng: random.Random, seed: int, jbb_agreement: bool, index) -> list[Example]:
+    """Output examples; ``index`` (a ``hygiene.Contamination`` of the eval prompts) screens the prompts of the
+    model's stored answers and replies."""
     from ..datagen.refusals import write_refusal
     from ..taxonomy import load_taxonomy
     from .content import content_examples, toxigen_content
@@ -224,37 +226,35 @@ def _outputs(rng: random.Random, seed: int, jbb_agreement: bool) -> list[Example
             t = write_refusal(c, rng)
             ex.append(Example(t, "output", False, False, "benign", "refusal", f"refusal/{stable_id(t)}"))
     for name, source in (("benign_answers.jsonl", "benign-answer"), ("lookalike_answers.jsonl", "lookalike-answer")):
-        ex += model_answers(name, source)
-    return ex + model_replies()
+        ex += model_answers(name, source, index)
+    return ex + model_replies(index=index)
 
 
-def model_answers(name: str, source: str) -> list[Example]:
+def model_answers(name: str, source: str, index=None) -> list[Example]:
     """The embedded model's answers to benign prompts (``guard/data/<name>``) as benign outputs of ``source``."""
+    return [Example(r["response"], "output", False, False, "benign", source, f"answer/{stable_id(r['prompt'])}")
+            for r in _clean_rows(name, index)]
+
+
+def _clean_rows(name: str, index=None) -> list[dict]:
+    """The rows of ``guard/data/<name>`` (none if the file is absent) whose prompt is not (near) an evaluation prompt
+    — a reply to an eval prompt never trains the guard; ``index``: a ``hygiene.Contamination`` already built."""
+    from ..datagen.hygiene import Contamination, eval_prompts
+
     f = resources.files(__package__).joinpath("data", name)
     if not f.is_file():
         return []
-    rows = _clean_rows([json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()])
-    return [Example(r["response"], "output", False, False, "benign", source, f"answer/{stable_id(r['prompt'])}")
-            for r in rows]
-
-
-def _clean_rows(rows: list[dict]) -> list[dict]:
-    """Rows whose prompt is not (near) an evaluation prompt: a reply to an eval prompt never trains the guard."""
-    from ..datagen.hygiene import Contamination, eval_prompts
-
-    index = Contamination(eval_prompts())
+    index = index or Contamination(eval_prompts())
+    rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
     return [r for r in rows if not index.hit(r["prompt"])]
 
 
-def model_replies(sure: float = 0.8) -> list[Example]:
+def model_replies(sure: float = 0.8, index=None) -> list[Example]:
     """The embedded model's replies to harmful training requests (``guard/data/model_replies.jsonl``), labelled by
     the default ``harm`` judge; only where it is sure: harm score ≥ ``sure`` → harmful content, ≤ 1 − ``sure`` →
     benign (refusals, evasions, off-topic text); the middle is left out."""
-    f = resources.files(__package__).joinpath("data", "model_replies.jsonl")
-    if not f.is_file():
-        return []
     out = []
-    for row in _clean_rows([json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]):
+    for row in _clean_rows("model_replies.jsonl", index):
         if row["harm_score"] >= sure or row["harm_score"] <= 1 - sure:
             h = row["harm_score"] >= sure
             out.append(Example(row["response"], "output", h, False, "unknown" if h else "benign", "model-reply",

@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..embed import pad_ids
 from ..errors import BadInput
 from .base import JudgeItem
 from .features import N_RULES, pair_texts, rule_features
@@ -63,18 +64,6 @@ def encode(tok, items: Sequence[JudgeItem]) -> Encoded:
         ids.append(seq)
         types.append([0] * (len(gi) + 2) + [1] * (len(ri) + 1))
     return Encoded(ids, types)
-
-
-def _pad(seqs: Sequence[Sequence[int]], value: int = 0):
-    import torch
-
-    n = max(len(s) for s in seqs)
-    out = torch.full((len(seqs), n), value, dtype=torch.long)
-    mask = torch.zeros((len(seqs), n), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, :len(s)] = 1
-    return out, mask
 
 
 def _additive(mask, dtype):
@@ -126,8 +115,8 @@ class CrossEncoder:
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
                 b = order[s:s + self.batch_size]
-                ids, mask = _pad([enc.ids[j] for j in b])
-                types, _ = _pad([enc.types[j] for j in b])
+                ids, mask = pad_ids([enc.ids[j] for j in b])
+                types, _ = pad_ids([enc.types[j] for j in b])
                 h = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
                 rules = torch.tensor([rule_features(todo_items[j].prompt, todo_items[j].response) for j in b])
                 p = torch.sigmoid(self.head(torch.cat([_pool(h, mask), rules], 1))).float().numpy()
@@ -190,8 +179,8 @@ class Trainer:
         with torch.inference_mode():
             for s in range(0, len(order), 64):
                 b = order[s:s + 64]
-                ids, mask = _pad([enc.ids[j] for j in b])
-                types, _ = _pad([enc.types[j] for j in b])
+                ids, mask = pad_ids([enc.ids[j] for j in b])
+                types, _ = pad_ids([enc.types[j] for j in b])
                 h = self.bert.embeddings(input_ids=ids, token_type_ids=types)
                 for layer in self.bert.encoder.layer[:self.n_frozen]:
                     h = layer(h, _additive(mask, h.dtype))
