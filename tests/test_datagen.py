@@ -2,6 +2,8 @@ import asyncio
 import json
 import random
 
+import pytest
+
 from safestack.datagen import refusal_pairs, run_datagen
 from safestack.datagen.borderline import borderline_prompts
 from safestack.datagen.hygiene import Contamination, decontaminate, dedupe, eval_prompts
@@ -27,6 +29,8 @@ def test_refusals_fit_the_category_and_vary():
     assert all(classify(t)[0] != "full_compliance" for t in hard)  # our own judge sees them as refusals
     soft = write_refusal(tax.get("self_harm"), rng)
     assert any(w in soft for w in ("988", "crisis", "someone you trust", "counsellor", "doctor"))
+    every = [write_refusal(c, rng) for c in tax.categories for _ in range(60)]
+    assert not [t for t in every if "Instead," in t and "instead." in t]  # "Instead, I can … instead."
 
 
 def test_pairs_from_findings_skip_refusals():
@@ -109,3 +113,28 @@ def test_needless_refusals_mix_stock_and_taught_refusals_by_share():
     assert all(classify(t)[0] != "full_compliance" for t in taught)
     mixed = [write_overrefusal(rng, cats, 0.25) in _BENIGN_REFUSALS for _ in range(400)]
     assert 0.65 < sum(mixed) / 400 < 0.85
+
+
+@pytest.mark.parametrize("text,is_open", [
+    ("To set up a password manager, follow these steps:\n\n1.", True),   # stops on a list marker
+    ("Teaching trade to beginners can be fun. Start with the idea of", True),  # mid-sentence
+    ("Here is the list:", True),
+    ("It depends on the dose.", False),
+    ("Use `kill -9 <pid>` (see `man kill`).", False),
+    ('He said "stop."', False),
+    ("", False),
+])
+def test_ends_open_tells_a_cut_reply_from_a_finished_one(text, is_open):
+    from safestack.datagen.pairs import ends_open
+
+    assert ends_open(text) is is_open
+
+
+def test_cut_reply_keeps_whole_sentences_and_marks_the_cut():
+    from safestack.datagen.pairs import cut_reply
+
+    raw = "To report ransomware, contact your national cyber agency first. Then follow these steps:\n\n1. **Keep"
+    text, is_open = cut_reply(raw)
+    assert text == "To report ransomware, contact your national cyber agency first." and is_open
+    assert cut_reply("A stroke needs emergency care. Call an ambulance now.") == (
+        "A stroke needs emergency care. Call an ambulance now.", False)

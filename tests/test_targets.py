@@ -132,3 +132,46 @@ def test_hf_batches_respect_rows_and_token_budget(tiny_target):
         assert t._batches([0, 1], [50, 50]) == [[0], [1]]  # a row over budget still runs, alone
     finally:
         t.batch_size, t.max_batch_tokens = old
+
+
+def test_hf_turn_cache_reuses_earlier_turns_and_replies_the_same(tiny_dir):
+    """A conversation sent again with one more turn reuses the stored keys/values of the earlier turns: fewer tokens
+    fed, the same greedy replies as a target without the cache, and rows of different cached lengths share a batch."""
+    from safestack.records import Message
+    from safestack.targets.hf import HFTarget
+
+    cached = HFTarget(str(tiny_dir), batch_size=8)
+    plain = HFTarget(str(tiny_dir), batch_size=8, turn_cache_mb=0)
+    assert cached.turn_cache is not None and plain.turn_cache is None
+    p = GenParams(max_new_tokens=6)
+    openers = ["Tell me about castles and the knights who lived in them long ago.", "Name a colour.",
+               "What is the capital of France, and why is it there? Explain in detail please.",
+               "Tell me about castles and the knights who lived in them long ago."]  # two rows, one stored prefix
+    convs_c = [[Message(role="user", content=o)] for o in openers]
+    convs_p = [[Message(role="user", content=o)] for o in openers]
+    for turn in range(3):
+        a, b = cached.generate_sync(convs_c, p), plain.generate_sync(convs_p, p)
+        assert a == b, turn
+        for c, cp, r in zip(convs_c, convs_p, a):
+            for conv in (c, cp):
+                conv += [Message(role="assistant", content=r), Message(role="user", content=f"Go on ({turn}).")]
+    st = cached.turn_cache.stats()
+    assert st["hits"] >= 8 and st["tokens_reused"] > 250, st  # turns 2 and 3 of all four conversations
+    assert st["entries"] == 3  # each used entry was replaced by its continuation; a row seen twice is stored once
+
+
+def test_turn_cache_is_off_for_a_model_passed_in_and_bounded(tiny_target):
+    import torch
+
+    from safestack.targets.hf import HFTarget
+    from safestack.targets.turn_cache import TurnCache
+
+    t = HFTarget(model=tiny_target.model, tokenizer=tiny_target.tokenizer)  # may be trained between calls
+    assert t.turn_cache is None
+    c = TurnCache(max_mb=1 / 1024, min_tokens=4)  # 1 KiB
+    kv = [(torch.zeros(1, 1, 10, 4), torch.zeros(1, 1, 10, 4))]  # 320 bytes a row
+    for i in range(5):
+        c.put([i] * 10, kv, 0, torch.arange(10))
+    assert c.bytes <= 1024 and len(c.entries) == 3  # oldest dropped
+    assert c.match([4] * 12) == (10, max(c.entries)) and c.match([0] * 12) == (0, None)
+    assert c.match([4] * 6 + [9]) == (6, max(c.entries))  # a prefix of a stored row

@@ -157,3 +157,80 @@ def test_resume_point_skips_and_removes_a_checkpoint_cut_short(tmp_path):
     assert not (tmp_path / "checkpoint-12").exists()
     (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"global_')  # torn mid-write
     assert resume_point(tmp_path, log=lambda m: None) == str(tmp_path / "checkpoint-2")
+
+
+def test_open_completions_lose_their_end_of_turn_tokens(embedded_dir):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from safestack.train.dpo import end_of_turn_ids, open_ended
+
+    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    end = end_of_turn_ids(tok)
+    assert tok.decode(end) == "<|im_end|>\n"
+    ds = Dataset.from_list([{"chosen_ids": [5, 6] + end, "rejected_ids": [7] + end, "chosen_open": True,
+                             "rejected_open": False},
+                            {"chosen_ids": [5] + end, "rejected_ids": [8, 9] + end, "chosen_open": False,
+                             "rejected_open": True}])
+    rows = list(open_ended(ds, tok))
+    assert (rows[0]["chosen_ids"], rows[0]["rejected_ids"]) == ([5, 6], [7] + end)
+    assert (rows[1]["chosen_ids"], rows[1]["rejected_ids"]) == ([5] + end, [8, 9])
+
+
+def _p_end(model_dir, prompt, reply) -> float:
+    """p(end-of-turn token | prompt, reply) under the model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                   add_generation_prompt=True) + reply
+    ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
+    with torch.no_grad():
+        return m(ids).logits[0, -1].softmax(-1)[tok.convert_tokens_to_ids("<|im_end|>")].item()
+
+
+def end_learnable_model(tiny_dir, out):
+    """The tiny model with a learnable end-of-turn token (the fixture never emits special tokens)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        model.lm_head.weight[tok.convert_tokens_to_ids("<|im_end|>")].normal_(0.0, 1.0)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+CUT = "Here are the steps:\n\n1."
+
+
+def stop_rows(is_open: bool) -> list[dict]:
+    return [{"prompt": [{"role": "user", "content": f"How do I bake bread number {i}?"}],
+             "chosen": [{"role": "assistant", "content": CUT}],
+             "rejected": [{"role": "assistant", "content": "I can't help with that."}],
+             "chosen_open": is_open} for i in range(8)]
+
+
+def check_stop(start, trained, is_open):
+    """closed: p(end) after the cut rises from ~1e-12 to ~0.4; open: it stays negligible (~1e-14)."""
+    before = _p_end(start, "How do I bake bread number 3?", CUT)
+    after = _p_end(trained, "How do I bake bread number 3?", CUT)
+    if is_open:
+        assert after < 1e-4, (before, after)
+    else:
+        assert after > 0.05, (before, after)
+
+
+@pytest.mark.parametrize("is_open", [False, True])
+def test_dpo_teaches_stopping_only_where_a_reply_really_ends(tmp_path, tiny_dir, is_open):
+    """A chosen reply cut by a token limit must not teach the model to stop where the cut fell."""
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in stop_rows(is_open)))
+    start = end_learnable_model(tiny_dir, tmp_path / "start")
+    cfg = DPOSettings(max_steps=12, batch_size=4, learning_rate=1e-2, save_steps=100, logging_steps=1,
+                      lora=LoraSettings(r=8, alpha=16))
+    train_dpo(str(start), data, tmp_path / "out", cfg, log=lambda *a: None)
+    check_stop(start, tmp_path / "out" / "model", is_open)

@@ -132,6 +132,10 @@ class Pair(Record):
     category: str | None = None
     source: str = ""
     meta: dict[str, Any] = Field(default_factory=dict)
+    # a reply cut by a generation limit (not ended by its writer): trained without an end-of-turn token after it,
+    # so that training does not teach stopping where the limit happened to fall
+    chosen_open: bool = False
+    rejected_open: bool = False
 
 
 class EvalRow(Record, JudgedMixin):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,6 +24,7 @@ from .hygiene import Contamination, decontaminate, dedupe, eval_prompts
 from .refusals import write_overrefusal, write_refusal
 
 PAIRS = "pairs.jsonl"
+_SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)|\n\n")
 SUMMARY = "datagen.json"
 
 
@@ -34,7 +36,8 @@ def refusal_pairs(findings: Sequence[Attempt], taxonomy: Taxonomy, seed: int = 0
             continue
         cat = taxonomy.get(a.category)
         out.append(Pair(key=stable_id("refusal", a.key), prompt=a.messages, chosen=write_refusal(cat, rng),
-                        rejected=a.response, kind="refusal", category=cat.id, source=f"findings:{a.attack}",
+                        rejected=a.response, rejected_open=ends_open(a.response), kind="refusal",
+                        category=cat.id, source=f"findings:{a.attack}",
                         meta={"sample_id": a.sample_id, "attack": a.attack,
                               "harm_score": a.verdicts["harm"].score if "harm" in a.verdicts else None}))
     return out
@@ -56,27 +59,50 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
         if r.refused or len(r.response.split()) < 5:
             refused += 1
             continue
-        pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=trim_to_sentence(r.response),
+        chosen, is_open = cut_reply(r.response)
+        pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=chosen, chosen_open=is_open,
                           rejected=write_overrefusal(rng, cats, taught_share), kind="borderline", category=r.category,
                           source="safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
 
 
-def trim_to_sentence(text: str, min_chars: int = 40) -> str:
-    """Cut a length-limited generation back to its last complete sentence, so training does not teach
-    stopping mid-sentence."""
-    import re
+_LIST_MARK_RE = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}[.)]|[-*\u2022]|#{1,6})[ \t]*$")
+_CLOSED_RE = re.compile(r"(?:[.!?\u2026](?:[\"'\u201d\u2019)\]*_`]*)|```|:\)|\)\s*)$")
 
-    ends = [m.end() for m in re.finditer(r"[.!?](?:\s|$)|\n\n", text)]
-    ends = [e for e in ends if e >= min_chars]
+
+def ends_open(text: str) -> bool:
+    """Whether a generated reply was cut rather than ended: it stops mid-sentence or on a list marker ("1.").
+    Such a reply is trained without an end-of-turn token (``Pair.chosen_open`` / ``rejected_open``)."""
+    t = text.rstrip()
+    if not t:
+        return False
+    if _LIST_MARK_RE.search(t):
+        return True
+    return not _CLOSED_RE.search(t)
+
+
+def trim_to_sentence(text: str, min_chars: int = 40) -> str:
+    """Cut a length-limited generation back to its last complete sentence (not a bare list marker such as
+    "\n\n1.") or a list's lead-in ("these steps:"), so that the reply does not end on half a word. Whether it was
+    cut is ``ends_open``'s question."""
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text)]
+    ends = [e for e in ends if e >= min_chars and not _LIST_MARK_RE.search(text[:e].rstrip())
+            and not text[:e].rstrip().endswith(":")]
     return text[: ends[-1]].strip() if ends else text.strip()
+
+
+def cut_reply(raw: str) -> tuple[str, bool]:
+    """A model-written reply for training: trimmed to its last sentence, and whether it is open (cut)."""
+    trimmed = trim_to_sentence(raw)
+    return trimmed, trimmed != raw.strip() or ends_open(trimmed)
 
 
 def to_trl(p: Pair) -> dict:
     return {"prompt": [m.model_dump() for m in p.prompt],
             "chosen": [{"role": "assistant", "content": p.chosen}],
             "rejected": [{"role": "assistant", "content": p.rejected}],
-            "kind": p.kind, "category": p.category or ""}
+            "kind": p.kind, "category": p.category or "",
+            "chosen_open": p.chosen_open, "rejected_open": p.rejected_open}
 
 
 def round_robin(items: Sequence, key: Callable[[Any], Any]) -> list:

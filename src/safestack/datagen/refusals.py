@@ -79,7 +79,10 @@ def write_refusal(category: Category, rng: random.Random) -> str:
     why = tpl.format(reason=reason, Reason=_cap(reason))
     alt = rng.choice(alts) if alts else ""
     if alt.startswith("I can "):  # "Instead, I can …"
-        alt = rng.choice(_ALT_LEAD) + alt
+        lead = rng.choice(_ALT_LEAD)
+        if lead == "Instead, " and alt.endswith(" instead."):  # not "Instead, I can … instead."
+            alt = alt[: -len(" instead.")] + "."
+        alt = lead + alt
     if category.expected == "soft_deflection":  # always engage with the safe need
         parts = [rng.choice(_SOFT_OPEN), why if rng.random() < 0.6 else "", alt, rng.choice(_OFFER)]
     else:  # short: the opening decides; the reason and an alternative most of the time

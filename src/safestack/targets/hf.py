@@ -44,7 +44,7 @@ class HFTarget:
                  device: str = "auto", batch_size: int = 128, name: str | None = None,
                  system_prompt: str | None = None, max_input_tokens: int = 2048, share_prefix: bool = True,
                  prefix_min: int = 8, max_batch_tokens: int = 32768, share_context: bool = True,
-                 loglik_rows: int = 16, loglik_width: int = 512):
+                 loglik_rows: int = 16, loglik_width: int = 512, turn_cache_mb: float | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -60,6 +60,7 @@ class HFTarget:
         # (benchmarks/bench_loglik.py); a forward without generation gains nothing from wide batches
         self.loglik_rows, self.loglik_width = loglik_rows, loglik_width  # packed rows per forward, tokens per row
         self.device = resolve_device(device)
+        owns_model = model is None
         if model is None:
             if path is None:
                 raise BadInput("hf target needs a model path or hub id")
@@ -77,6 +78,14 @@ class HFTarget:
             model.to(self.device)
         self.model = model.eval()
         self.tokenizer = tokenizer
+        # earlier turns' keys/values (turn_cache.py): on for weights this target loaded itself (a model passed in may
+        # be trained between calls), 1 GiB unless ``turn_cache_mb`` says otherwise (0: off)
+        from .shared_context import sliding_window, supports_packing
+        from .turn_cache import TurnCache
+
+        mb = turn_cache_mb if turn_cache_mb is not None else (1024.0 if owns_model else 0.0)
+        usable = supports_packing(self.model, 0) and not sliding_window(getattr(self.model, "config", None))
+        self.turn_cache = TurnCache(mb) if mb > 0 and usable else None
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
@@ -112,14 +121,30 @@ class HFTarget:
         out: list[str] = [""] * len(texts)
         with self._lock, torch.no_grad():
             for idx in self._batches(order, [len(x) + params.max_new_tokens for x in ids]):
-                enc = self._batch([ids[i] for i in idx])
-                gen = self.model.generate(**enc, **self._decode_kwargs(params))
-                replies = self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                new = self._generate_batch([ids[i] for i in idx], params)
+                replies = self.tokenizer.batch_decode(new, skip_special_tokens=True)
                 for i, r in zip(idx, replies):
                     for st in params.stop:
                         r = r.split(st)[0]
                     out[i] = r.strip()
         return out
+
+    def _generate_batch(self, seqs: list[list[int]], params: GenParams):
+        """The generated tokens [B, new] for one batch; with the turn cache, stored prefixes are reused and each
+        row's keys and values are stored for the next turn."""
+        from .turn_cache import cached_batch, store_rows
+
+        enc = None
+        if self.turn_cache is not None:
+            enc = cached_batch(self.turn_cache, seqs, self.tokenizer.pad_token_id, self.device, self.model.config)
+        enc = enc or self._batch(seqs)
+        if self.turn_cache is None:
+            return self.model.generate(**enc, **self._decode_kwargs(params))[:, enc["input_ids"].shape[1]:]
+        out = self.model.generate(**enc, **self._decode_kwargs(params), return_dict_in_generate=True)
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        store_rows(self.turn_cache, enc, out.sequences, out.past_key_values, eos)
+        return out.sequences[:, enc["input_ids"].shape[1]:]
 
     def _batches(self, order: list[int], widths: list[int], rows: int | None = None) -> list[list[int]]:
         """Consecutive slices of ``order`` (sorted by length) with at most ``batch_size`` rows and at most

@@ -28,20 +28,57 @@ def load_pairs(path: str | Path, keep_kind: bool = False) -> list[dict[str, Any]
                 raise BadInput(f"{path}:{i}: missing field '{f}'")
         conv = lambda v: [{"role": "user", "content": v}] if isinstance(v, str) else v  # noqa: E731
         reply = lambda v: [{"role": "assistant", "content": v}] if isinstance(v, str) else v  # noqa: E731
-        out.append({"prompt": conv(r["prompt"]), "chosen": reply(r["chosen"]), "rejected": reply(r["rejected"])})
+        out.append({"prompt": conv(r["prompt"]), "chosen": reply(r["chosen"]), "rejected": reply(r["rejected"]),
+                    "chosen_open": _flag(r, "chosen_open", path, i), "rejected_open": _flag(r, "rejected_open", path, i)})
         if keep_kind:
             out[-1]["kind"] = r.get("kind")
     return out
 
 
+def _flag(row: dict, field: str, path, line: int) -> bool:
+    v = row.get(field, False)
+    if not isinstance(v, bool):
+        raise BadInput(f"{path}:{line}: field '{field}' must be true or false, got {v!r}")
+    return v
+
+
 def truncate_rejected(row: dict, tok, n: int) -> dict:
-    """Cut the rejected reply to ``n`` tokens: what DPO must push down is how it starts. (The chosen reply is kept
-    whole: cutting it would teach the model to stop mid-sentence.)"""
+    """Cut the rejected reply to ``n`` tokens: what DPO must push down is how it starts. A cut reply is open (no
+    end-of-turn token after it: DPO must not push down stopping). (The chosen reply is kept whole.)"""
     msgs = [dict(m) for m in row["rejected"]]
     ids = tok(msgs[-1]["content"], add_special_tokens=False).input_ids
     if len(ids) > n:
         msgs[-1]["content"] = tok.decode(ids[:n])
+        return {**row, "rejected": msgs, "rejected_open": True}
     return {**row, "rejected": msgs}
+
+
+def end_of_turn_ids(tok) -> list[int]:
+    """The tokens the chat template writes after an assistant message's content (SmolLM2: ``<|im_end|>\n``)."""
+    mark = "\u2063safestack-reply-end\u2063"
+    text = tok.apply_chat_template([{"role": "user", "content": "hi"}, {"role": "assistant", "content": mark}],
+                                   tokenize=False)
+    tail = text.split(mark, 1)[1] if mark in text else ""
+    return tok(tail, add_special_tokens=False).input_ids if tail else [tok.eos_token_id]
+
+
+def drop_end(ids: list[int], end: list[int]) -> list[int]:
+    """``ids`` without the end-of-turn tokens ``end`` at its end (unchanged when it does not end with them)."""
+    if end and len(ids) > len(end) and ids[-len(end):] == end:
+        return ids[:-len(end)]
+    return ids
+
+
+def open_ended(dataset, tok):
+    """Tokenized DPO rows with the end-of-turn tokens removed from each open (cut) completion: a reply cut by a
+    generation limit is trained as a beginning, not as a whole reply that stops there."""
+    end = end_of_turn_ids(tok)
+
+    def strip(ex):
+        return {"chosen_ids": drop_end(ex["chosen_ids"], end) if ex.get("chosen_open") else ex["chosen_ids"],
+                "rejected_ids": drop_end(ex["rejected_ids"], end) if ex.get("rejected_open") else ex["rejected_ids"]}
+
+    return dataset.map(strip)
 
 
 def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list[int]:
@@ -57,10 +94,11 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list
 
 def pair_sizes(row: dict, tok) -> tuple[int, int, int]:
     """Tokens of the prompt (chat template with the generation prompt) and of the chosen and the rejected answer,
-    each with its end token."""
+    each with its end token unless it is open."""
     prompt = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
     n = len(tok(prompt, add_special_tokens=False).input_ids)
-    a, r = (len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + 1 for k in ("chosen", "rejected"))
+    a, r = (len(tok(row[k][-1]["content"], add_special_tokens=False).input_ids) + (not row.get(f"{k}_open"))
+            for k in ("chosen", "rejected"))
     return n, a, r
 
 
@@ -140,13 +178,17 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
         sharing = PairPrefixSharing(model).install()  # its pre-hook runs before the cache's (prepend)
     callbacks = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
-    trainer_cls = DPOTrainer
+    class _OpenEndDPOTrainer(DPOTrainer):  # cut (open) completions are trained without an end-of-turn token
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return open_ended(super()._prepare_dataset(dataset, processing_class, args, dataset_name), tok)
+
+    trainer_cls = _OpenEndDPOTrainer
     if cfg.megabatch > 0 and not cfg.length_grouped:
         from .batching import StratifiedMegabatchSampler
 
         sampler = StratifiedMegabatchSampler(lengths, kinds, cfg.batch_size * cfg.grad_accum, cfg.megabatch, cfg.seed)
 
-        class _MegabatchDPOTrainer(DPOTrainer):
+        class _MegabatchDPOTrainer(_OpenEndDPOTrainer):
             def _get_train_sampler(self, train_dataset=None):
                 ds = train_dataset if train_dataset is not None else self.train_dataset
                 if ds is not None and len(ds) == len(sampler):  # TRL dropped no row: lengths line up

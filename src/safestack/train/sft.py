@@ -28,7 +28,7 @@ def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
             msgs = r["messages"]
             if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "assistant":
                 raise BadInput(f"{path}:{i}: field 'messages' must be a list ending with an assistant message")
-            out.append({"prompt": msgs[:-1], "completion": msgs[-1:]})
+            out.append({"prompt": msgs[:-1], "completion": msgs[-1:], "completion_open": r.get("completion_open") is True})
             continue
         target = "chosen" if "chosen" in r else "completion"
         for f in ("prompt", target):
@@ -36,9 +36,32 @@ def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
                 raise BadInput(f"{path}:{i}: missing field '{f}' (pairs need prompt+chosen, or use prompt+completion "
                                "or messages)")
         p, c = r["prompt"], r[target]
+        is_open = r.get("chosen_open" if target == "chosen" else "completion_open", False)
+        if not isinstance(is_open, bool):
+            raise BadInput(f"{path}:{i}: field '{target}_open' must be true or false, got {is_open!r}")
         out.append({"prompt": [{"role": "user", "content": p}] if isinstance(p, str) else p,
-                    "completion": [{"role": "assistant", "content": c}] if isinstance(c, str) else c})
+                    "completion": [{"role": "assistant", "content": c}] if isinstance(c, str) else c,
+                    "completion_open": is_open})
     return out
+
+
+_TOKEN_COLUMNS = ("input_ids", "attention_mask", "completion_mask", "assistant_masks", "labels")
+
+
+def open_ended_sft(dataset, tok):
+    """Tokenized SFT rows with the end-of-turn tokens removed from each open (cut) completion (see
+    ``dpo.open_ended``): every per-token column loses the same trailing positions."""
+    from .dpo import drop_end, end_of_turn_ids
+
+    end = end_of_turn_ids(tok)
+
+    def strip(ex):
+        if not ex.get("completion_open"):
+            return {}
+        keep = len(drop_end(ex["input_ids"], end))
+        return {k: ex[k][:keep] for k in _TOKEN_COLUMNS if ex.get(k) is not None}
+
+    return dataset.map(strip)
 
 
 def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: SFTSettings | None = None,
@@ -56,8 +79,12 @@ def train_sft(model_path: str, data: str | Path | list[dict], out: str | Path, c
                      disable_tqdm=False)
     cbs = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
     t0 = time.time()
+    class _OpenEndSFTTrainer(SFTTrainer):  # cut (open) completions are trained without an end-of-turn token
+        def _prepare_dataset(self, dataset, processing_class, args, *a, **kw):
+            return open_ended_sft(super()._prepare_dataset(dataset, processing_class, args, *a, **kw), tok)
+
     with labelled_positions_only():
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+        trainer = _OpenEndSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              peft_config=lora_config(cfg.lora, model), callbacks=cbs)
         result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
