@@ -372,3 +372,20 @@ def test_ab_between_any_two_runs(run, tmp_path):
         build_app(run, ab=f"{run / 'eval_before'},{tmp_path}")
     with pytest.raises(BadInput, match="expected two eval directories"):
         build_app(run, ab=str(run / "eval_before"))
+
+
+def test_training_files_written_before_the_open_flags_still_match_their_pairs_and_edits_close_the_reply():
+    """The gate finds each training line's pair by its content: a file from before `chosen_open` / `rejected_open`
+    existed must still match (else reviewers' drops and corrections would be skipped silently); an expert's
+    rewritten reply is whole (trained with its end-of-turn token)."""
+    from safestack.datagen.pairs import to_trl
+    from safestack.records import Pair, user
+    from safestack.review.gate import _row_key, reviewed_pair
+
+    p = Pair(key="p", prompt=user("x"), chosen="Sure, step one is", rejected="I can't", kind="refusal",
+             category="csam", chosen_open=True, rejected_open=True)
+    old_line = {k: v for k, v in to_trl(p).items() if not k.endswith("_open")}
+    assert _row_key(old_line) == _row_key(to_trl(p))
+    fixed = reviewed_pair(p, label("p", action="correct").model_copy(
+        update={"chosen": "I won't help with that.", "verdicts": {}}))
+    assert fixed.chosen == "I won't help with that." and fixed.chosen_open is False

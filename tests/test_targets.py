@@ -152,11 +152,14 @@ def test_hf_turn_cache_reuses_earlier_turns_and_replies_the_same(tiny_dir):
     for turn in range(3):
         a, b = cached.generate_sync(convs_c, p), plain.generate_sync(convs_p, p)
         assert a == b, turn
+        if turn == 0:
+            assert cached.turn_cache.stats()["entries"] == 0  # single requests are not kept
         for c, cp, r in zip(convs_c, convs_p, a):
             for conv in (c, cp):
                 conv += [Message(role="assistant", content=r), Message(role="user", content=f"Go on ({turn}).")]
     st = cached.turn_cache.stats()
-    assert st["hits"] >= 8 and st["tokens_reused"] > 250, st  # turns 2 and 3 of all four conversations
+    # turn 1 (no assistant turn yet) is not kept; turn 2's rows are, and all four rows of turn 3 reuse them
+    assert st["hits"] == 4 and st["tokens_reused"] > 150, st
     assert st["entries"] == 3  # each used entry was replaced by its continuation; a row seen twice is stored once
 
 
@@ -169,9 +172,75 @@ def test_turn_cache_is_off_for_a_model_passed_in_and_bounded(tiny_target):
     t = HFTarget(model=tiny_target.model, tokenizer=tiny_target.tokenizer)  # may be trained between calls
     assert t.turn_cache is None
     c = TurnCache(max_mb=1 / 1024, min_tokens=4)  # 1 KiB
-    kv = [(torch.zeros(1, 1, 10, 4), torch.zeros(1, 1, 10, 4))]  # 320 bytes a row
     for i in range(5):
-        c.put([i] * 10, kv, 0, torch.arange(10))
+        kv = [(torch.zeros(1, 1, 10, 4), torch.zeros(1, 1, 10, 4))]  # a 320-byte batch of one row
+        c.put_block(kv, [([i] * 10, 0, torch.arange(10))])
     assert c.bytes <= 1024 and len(c.entries) == 3  # oldest dropped
     assert c.match([4] * 12) == (10, max(c.entries)) and c.match([0] * 12) == (0, None)
     assert c.match([4] * 6 + [9]) == (6, max(c.entries))  # a prefix of a stored row
+    two = [(torch.zeros(2, 1, 10, 4), torch.zeros(2, 1, 10, 4))]  # 640 bytes, two rows: counted in full
+    c.put_block(two, [([7] * 10, 0, torch.arange(10)), ([8] * 10, 1, torch.arange(10))])
+    assert c.bytes == 640 + 320 and len(c.entries) == 3  # two oldest one-row batches dropped
+    c.take(c.match([7] * 12)[1])
+    assert c.bytes == 640 + 320  # the batch stays while its other row is stored
+    c.take(c.match([8] * 12)[1])
+    assert c.bytes == 320
+    c.put_block([(torch.zeros(4, 1, 10, 4), torch.zeros(4, 1, 10, 4))], [([9] * 10, 0, torch.arange(10))])
+    assert c.match([9] * 12) == (0, None)  # a batch larger than the budget is not kept
+
+
+def test_turn_cache_stores_up_to_the_end_token_and_not_the_unfed_last_token():
+    """store_rows: a row that ended keeps its tokens up to and including the end token; a row cut by the limit keeps
+    every generated token but the last (never fed, so it has no keys/values); masked input columns are skipped."""
+    import torch
+    from transformers import DynamicCache
+
+    from safestack.targets.turn_cache import TurnCache, store_rows
+
+    width, n_gen, eos = 40, 4, 2
+    ids = torch.tensor([[0] * 5 + list(range(10, 45)), list(range(100, 140))])
+    mask = torch.tensor([[0] * 5 + [1] * 35, [1] * 40])
+    gen = torch.cat([ids, torch.tensor([[7, eos, 0, 0], [8, 9, 11, 12]])], dim=1)
+    kv_len = width + n_gen - 1
+    k = torch.arange(2 * kv_len, dtype=torch.float32).reshape(2, 1, kv_len, 1)
+    past = DynamicCache(ddp_cache_data=[(k, k.clone())])
+    c = TurnCache(max_mb=1, min_tokens=32)
+    store_rows(c, {"input_ids": ids, "attention_mask": mask}, gen, past, {eos})
+    a, b = sorted(c.entries.values(), key=lambda e: e.row)
+    assert a.ids == tuple(range(10, 45)) + (7, eos) and a.cols.tolist() == list(range(5, 40)) + [40, 41]
+    assert b.ids == tuple(range(100, 140)) + (8, 9, 11) and b.cols.tolist() == list(range(43))
+    keys, _ = b.layer(0, 3)
+    assert keys.flatten().tolist() == [kv_len, kv_len + 1, kv_len + 2]  # row 1's own columns
+
+
+def test_turn_cache_steps_aside_while_a_forward_hook_is_installed(tiny_dir):
+    """Stored keys/values were computed without the hook: a hooked call must neither reuse nor store them, so a
+    hooked cached target replies exactly as a hooked target without the cache."""
+    from safestack.records import Message
+    from safestack.targets.hf import HFTarget
+
+    cached = HFTarget(str(tiny_dir), batch_size=8)
+    plain = HFTarget(str(tiny_dir), batch_size=8, turn_cache_mb=0)
+    conv = [[Message(role="user", content="Tell me about castles and the knights who lived in them long ago."),
+             Message(role="assistant", content="Castles were fortified homes."), Message(role="user", content="Who?")]]
+    p = GenParams(max_new_tokens=6)
+    first = cached.generate_sync(conv, p)  # a conversation under way: kept
+    conv2 = [conv[0] + [Message(role="assistant", content=first[0]), Message(role="user", content="More.")]]
+
+    def add_hook(t):
+        layer = t.model.model.layers[0]
+        return layer.register_forward_hook(lambda m, i, o: (o[0] + 0.5,) + tuple(o[1:]) if isinstance(o, tuple)
+                                           else o + 0.5)
+
+    unhooked = plain.generate_sync(conv2, p)
+    hooks = [add_hook(cached), add_hook(plain)]
+    try:
+        hooked = plain.generate_sync(conv2, p)
+        assert hooked != unhooked  # the hook matters
+        assert cached.generate_sync(conv2, p) == hooked
+        assert cached.turn_cache.stats()["hits"] == 0
+    finally:
+        for h in hooks:
+            h.remove()
+    assert cached.generate_sync(conv2, p) == unhooked
+    assert cached.turn_cache.stats()["hits"] == 1  # without the hook the stored turn is used again

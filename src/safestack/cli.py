@@ -378,7 +378,7 @@ def serve(target: str = TargetOpt, host: str = typer.Option("127.0.0.1", "--host
         if not os.environ.get(api_key_env):
             raise BadInput(f"--api-key-env {api_key_env}: the variable is not set")
         keys = {os.environ[api_key_env]}
-    app = create_app(_target(target), max_batch=max_batch, max_wait_ms=max_wait_ms, api_keys=keys)
+    app = create_app(_target(target, turn_cache_mb=0), max_batch=max_batch, max_wait_ms=max_wait_ms, api_keys=keys)
     out_console.print(f"serving {target} on http://{host}:{port}/v1 (batches of ≤ {max_batch})")
     uvicorn.run(app, host=host, port=port, log_level="warning", backlog=4096)
 

@@ -122,7 +122,8 @@ def revision_pairs(revisions: Sequence[Revision]) -> list[Pair]:
     from .pairs import ends_open
 
     return [Pair(key=stable_id("revision", r.key), prompt=r.prompt, chosen=r.revision, rejected=r.response,
-                 chosen_open=ends_open(r.revision), rejected_open=ends_open(r.response), kind="revision", category=r.category, source=f"cai:{r.principle}",
+                 chosen_open=ends_open(r.revision), rejected_open=ends_open(r.response), kind="revision",
+                 category=r.category, source=f"cai:{r.principle}",
                  meta={"finding_key": r.finding_key, "principle": r.principle})
             for r in revisions if r.accepted]
 

@@ -120,7 +120,8 @@ def rlaif_pairs(prefs: Sequence[Preference]) -> list[Pair]:
             continue
         chosen, rejected = (r.a, r.b) if r.preferred == "a" else (r.b, r.a)
         out.append(Pair(key=stable_id("rlaif-pair", r.key), prompt=user(r.prompt), chosen=chosen, rejected=rejected,
-                        chosen_open=ends_open(chosen), rejected_open=ends_open(rejected), kind="rlaif", category=r.category, source=f"rlaif:{r.principle}",
+                        chosen_open=ends_open(chosen), rejected_open=ends_open(rejected), kind="rlaif",
+                        category=r.category, source=f"rlaif:{r.principle}",
                         meta={"sample_id": r.sample_id, "judge_agrees": r.judge_preferred == r.preferred
                               if r.judge_preferred else None}))
     return out

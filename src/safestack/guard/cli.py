@@ -89,7 +89,7 @@ def serve(upstream: str = typer.Option(..., "--upstream", help="default | hf:<pa
 
     cfg = load_guard_config(config)
     torch.set_num_threads(1)  # MiniLM on one intra-op thread; the event loop and the upstream keep the other cores
-    target = load_target(upstream, api_key_env=api_key_env)
+    target = load_target(upstream, api_key_env=api_key_env, turn_cache_mb=0)  # no timing across users
     guard = Guard(load_classifier(cfg.classifier), cfg)
     guard.classifier.classify(["warm-up"], "input")
     audit = AuditLog(cfg.audit_url, cfg.audit_text)

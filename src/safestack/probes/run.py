@@ -386,6 +386,12 @@ def _live_check(target, breaker: CircuitBreaker, rows: list[EvalRow], held: dict
             "seconds": round(secs, 1)}
 
 
+def _uncached(target) -> None:
+    """Empty the target's turn cache: timed repeats must not reuse the previous repeat's prompts."""
+    if getattr(target, "turn_cache", None) is not None:
+        target.turn_cache.clear()
+
+
 def measure_overhead(target, breaker: CircuitBreaker, prompts: list[str], tokens: int = 32, reps: int = 3) -> dict:
     """Seconds per generated token: the same decoding loop without and with probe scoring (thresholds set to
     +inf so no row halts and both runs decode the same tokens), and ``HFTarget.generate`` for reference."""
@@ -394,7 +400,7 @@ def measure_overhead(target, breaker: CircuitBreaker, prompts: list[str], tokens
     params = GenParams(max_new_tokens=tokens)
     runs = (("plain_loop", lambda: generate_traced(target, convs, params)),
             ("with_probes", lambda: generate_traced(target, convs, params, watch)),
-            ("hf_generate", lambda: target.generate_sync(convs, params)))
+            ("hf_generate", lambda: _uncached(target) or target.generate_sync(convs, params)))
     res: dict = {name: float("inf") for name, _ in runs}
     for _, fn in runs:
         fn()  # warm-up

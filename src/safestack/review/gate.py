@@ -55,7 +55,8 @@ def reviewed_pair(p: Pair, lab: ReviewLabel | None) -> Pair | None:
     if lab.action == "drop" or lab.action == "correct" and (lab.verdicts or {}).get("refusal"):
         return None
     if lab.chosen and lab.chosen.strip():
-        return p.model_copy(update={"chosen": lab.chosen.strip(), "meta": {**p.meta, "review": lab.action}})
+        return p.model_copy(update={"chosen": lab.chosen.strip(), "chosen_open": False,  # an expert's whole reply
+                                    "meta": {**p.meta, "review": lab.action}})
     return p
 
 
@@ -105,5 +106,8 @@ def review_gate(required: Sequence[str], rdir: Path, out: Path, data: Path, taxo
     return dst
 
 
+_ROW_FIELDS = ("prompt", "chosen", "rejected", "kind", "category")  # not the open flags: older files lack them
+
+
 def _row_key(row: dict) -> str:
-    return json.dumps(row, sort_keys=True, ensure_ascii=False)
+    return json.dumps({k: row.get(k) for k in _ROW_FIELDS}, sort_keys=True, ensure_ascii=False)

@@ -9,20 +9,24 @@ __all__ = ["GenParams", "LoglikTarget", "Target", "load_target", "model_path_of"
 
 
 def load_target(spec: str, *, api_key_env: str | None = None, dtype: str = "auto", device: str = "auto",
-                batch_size: int = 128, system_prompt: str | None = None, concurrency: int = 8) -> Target:
+                batch_size: int = 128, system_prompt: str | None = None, concurrency: int = 8,
+                turn_cache_mb: float | None = None) -> Target:
+    """A target for ``spec``. ``turn_cache_mb``: local models' cache of earlier turns (``turn_cache.py``; None: the
+    target's default, 0: off — servers turn it off, so that no user's timing depends on another's prompts)."""
     if spec == "default":
         from .default import default_model_dir
         from .hf import HFTarget
 
         return HFTarget(str(default_model_dir()), dtype=dtype, device=device, batch_size=batch_size,
-                        name="default", system_prompt=system_prompt)
+                        name="default", system_prompt=system_prompt, turn_cache_mb=turn_cache_mb)
     if spec.startswith("hf:"):
         from .hf import HFTarget
 
         path = spec[3:]
         if not path:
             raise BadInput("target 'hf:': missing model path or hub id")
-        return HFTarget(path, dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt)
+        return HFTarget(path, dtype=dtype, device=device, batch_size=batch_size, system_prompt=system_prompt,
+                        turn_cache_mb=turn_cache_mb)
     if spec.startswith("cb:"):  # circuit breaker around a local model: cb:<default|hf:PATH>?probe=FILE[&k=N]
         from .circuit_breaker import parse_cb_spec
 

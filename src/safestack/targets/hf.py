@@ -80,12 +80,10 @@ class HFTarget:
         self.tokenizer = tokenizer
         # earlier turns' keys/values (turn_cache.py): on for weights this target loaded itself (a model passed in may
         # be trained between calls), 1 GiB unless ``turn_cache_mb`` says otherwise (0: off)
-        from .shared_context import sliding_window, supports_packing
-        from .turn_cache import TurnCache
+        from .turn_cache import TurnCache, turn_cache_suits
 
         mb = turn_cache_mb if turn_cache_mb is not None else (1024.0 if owns_model else 0.0)
-        usable = supports_packing(self.model, 0) and not sliding_window(getattr(self.model, "config", None))
-        self.turn_cache = TurnCache(mb) if mb > 0 and usable else None
+        self.turn_cache = TurnCache(mb) if mb > 0 and turn_cache_suits(self.model) else None
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
@@ -118,10 +116,13 @@ class HFTarget:
         ids = [x[-self.max_input_tokens:] for x in  # over-long inputs keep their end
                self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # length-bucketed batches: less padding
+        # the turn cache keeps conversations already under way (an assistant turn in them): a single request is
+        # rarely continued, and keeping every batch's keys and values costs single-turn benches ~15 % in allocation
+        going = [any(m.role == "assistant" for m in c) for c in conversations]
         out: list[str] = [""] * len(texts)
         with self._lock, torch.no_grad():
             for idx in self._batches(order, [len(x) + params.max_new_tokens for x in ids]):
-                new = self._generate_batch([ids[i] for i in idx], params)
+                new = self._generate_batch([ids[i] for i in idx], params, [going[i] for i in idx])
                 replies = self.tokenizer.batch_decode(new, skip_special_tokens=True)
                 for i, r in zip(idx, replies):
                     for st in params.stop:
@@ -129,22 +130,33 @@ class HFTarget:
                     out[i] = r.strip()
         return out
 
-    def _generate_batch(self, seqs: list[list[int]], params: GenParams):
-        """The generated tokens [B, new] for one batch; with the turn cache, stored prefixes are reused and each
-        row's keys and values are stored for the next turn."""
-        from .turn_cache import cached_batch, store_rows
+    def _generate_batch(self, seqs: list[list[int]], params: GenParams, going: list[bool] | None = None):
+        """The generated tokens [B, new] for one batch; with the turn cache, stored prefixes are reused and the
+        keys and values of the rows in ``going`` (conversations under way) are stored for the next turn."""
+        from .turn_cache import cached_batch, hooked, store_rows
 
+        going = going if going is not None else [True] * len(seqs)
+        # forward hooks (probes' interventions, steering) change keys and values the cache cannot see
+        use = self.turn_cache is not None and any(going) and self.model.generation_config.use_cache is not False \
+            and not hooked(self.model)
         enc = None
-        if self.turn_cache is not None:
-            enc = cached_batch(self.turn_cache, seqs, self.tokenizer.pad_token_id, self.device, self.model.config)
+        if use:
+            enc = cached_batch(self.turn_cache, seqs, self.tokenizer.pad_token_id, self.device, self.model.config,
+                               plain_cost=self._plain_cost(seqs))
         enc = enc or self._batch(seqs)
-        if self.turn_cache is None:
+        if not use:
             return self.model.generate(**enc, **self._decode_kwargs(params))[:, enc["input_ids"].shape[1]:]
         out = self.model.generate(**enc, **self._decode_kwargs(params), return_dict_in_generate=True)
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
-        store_rows(self.turn_cache, enc, out.sequences, out.past_key_values, eos)
+        store_rows(self.turn_cache, enc, out.sequences, out.past_key_values, eos, keep=going)
         return out.sequences[:, enc["input_ids"].shape[1]:]
+
+    def _plain_cost(self, seqs: list[list[int]]) -> int:
+        """Tokens ``_batch`` feeds to prefill: the shared prefix once, then every row padded to the widest."""
+        n = common_prefix(seqs, limit=min(len(x) for x in seqs) - 1) if self.share_prefix else 0
+        n = n if n >= self.prefix_min else 0
+        return n + len(seqs) * (max(len(x) for x in seqs) - n)
 
     def _batches(self, order: list[int], widths: list[int], rows: int | None = None) -> list[list[int]]:
         """Consecutive slices of ``order`` (sorted by length) with at most ``batch_size`` rows and at most

@@ -29,13 +29,15 @@ def load_pairs(path: str | Path, keep_kind: bool = False) -> list[dict[str, Any]
         conv = lambda v: [{"role": "user", "content": v}] if isinstance(v, str) else v  # noqa: E731
         reply = lambda v: [{"role": "assistant", "content": v}] if isinstance(v, str) else v  # noqa: E731
         out.append({"prompt": conv(r["prompt"]), "chosen": reply(r["chosen"]), "rejected": reply(r["rejected"]),
-                    "chosen_open": _flag(r, "chosen_open", path, i), "rejected_open": _flag(r, "rejected_open", path, i)})
+                    "chosen_open": open_flag(r, "chosen_open", path, i),
+                    "rejected_open": open_flag(r, "rejected_open", path, i)})
         if keep_kind:
             out[-1]["kind"] = r.get("kind")
     return out
 
 
-def _flag(row: dict, field: str, path, line: int) -> bool:
+def open_flag(row: dict, field: str, path, line: int) -> bool:
+    """A pair's ``chosen_open`` / ``rejected_open`` (``completion_open``): false when absent."""
     v = row.get(field, False)
     if not isinstance(v, bool):
         raise BadInput(f"{path}:{line}: field '{field}' must be true or false, got {v!r}")
@@ -78,7 +80,15 @@ def open_ended(dataset, tok):
         return {"chosen_ids": drop_end(ex["chosen_ids"], end) if ex.get("chosen_open") else ex["chosen_ids"],
                 "rejected_ids": drop_end(ex["rejected_ids"], end) if ex.get("rejected_open") else ex["rejected_ids"]}
 
-    return dataset.map(strip)
+    out = dataset.map(strip)
+    missed = sum(bool(ex.get(f"{side}_open")) and ex[f"{side}_ids"] == new[f"{side}_ids"] and len(end) > 0
+                 for ex, new in zip(dataset, out) for side in ("chosen", "rejected"))
+    if missed:
+        import warnings
+
+        warnings.warn(f"{missed} open completions do not end with the chat template's end-of-turn tokens "
+                      f"{tok.decode(end)!r}; they are trained as they are", stacklevel=2)
+    return out
 
 
 def length_grouped_order(lengths: list[int], batch_size: int, seed: int) -> list[int]:

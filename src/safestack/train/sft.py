@@ -18,6 +18,7 @@ def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows for SFT from a JSONL file: preference pairs (prompt + chosen; rejected is ignored), prompt/completion
     rows, or ``{"messages": [...]}`` conversations ending with the assistant reply. Strings become single messages."""
     from ..records import read_jsonl
+    from .dpo import open_flag
 
     rows = read_jsonl(path)
     if not rows:
@@ -28,7 +29,8 @@ def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
             msgs = r["messages"]
             if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "assistant":
                 raise BadInput(f"{path}:{i}: field 'messages' must be a list ending with an assistant message")
-            out.append({"prompt": msgs[:-1], "completion": msgs[-1:], "completion_open": r.get("completion_open") is True})
+            out.append({"prompt": msgs[:-1], "completion": msgs[-1:],
+                        "completion_open": open_flag(r, "completion_open", path, i)})
             continue
         target = "chosen" if "chosen" in r else "completion"
         for f in ("prompt", target):
@@ -36,9 +38,7 @@ def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
                 raise BadInput(f"{path}:{i}: missing field '{f}' (pairs need prompt+chosen, or use prompt+completion "
                                "or messages)")
         p, c = r["prompt"], r[target]
-        is_open = r.get("chosen_open" if target == "chosen" else "completion_open", False)
-        if not isinstance(is_open, bool):
-            raise BadInput(f"{path}:{i}: field '{target}_open' must be true or false, got {is_open!r}")
+        is_open = open_flag(r, f"{target}_open", path, i)
         out.append({"prompt": [{"role": "user", "content": p}] if isinstance(p, str) else p,
                     "completion": [{"role": "assistant", "content": c}] if isinstance(c, str) else c,
                     "completion_open": is_open})
