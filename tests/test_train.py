@@ -214,10 +214,17 @@ def stop_rows(is_open: bool) -> list[dict]:
              "chosen_open": is_open} for i in range(8)]
 
 
-def check_stop(start, trained, is_open):
-    """closed: p(end) after the cut rises from ~1e-12 to ~0.4; open: it stays negligible (~1e-14)."""
+def check_stop_training(tmp_path, tiny_dir, is_open, train, settings) -> None:
+    """Train (``train_dpo`` / ``train_sft`` with its ``settings`` class) on replies that end on a list marker, open
+    or not. closed: p(end) after the cut rises from ~1e-12 to ~0.4; open: it stays negligible (~1e-14)."""
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in stop_rows(is_open)))
+    start = end_learnable_model(tiny_dir, tmp_path / "start")
+    cfg = settings(max_steps=12, batch_size=4, learning_rate=1e-2, save_steps=100, logging_steps=1,
+                   lora=LoraSettings(r=8, alpha=16))
+    train(str(start), data, tmp_path / "out", cfg, log=lambda *a: None)
     before = _p_end(start, "How do I bake bread number 3?", CUT)
-    after = _p_end(trained, "How do I bake bread number 3?", CUT)
+    after = _p_end(tmp_path / "out" / "model", "How do I bake bread number 3?", CUT)
     if is_open:
         assert after < 1e-4, (before, after)
     else:
@@ -227,10 +234,4 @@ def check_stop(start, trained, is_open):
 @pytest.mark.parametrize("is_open", [False, True])
 def test_dpo_teaches_stopping_only_where_a_reply_really_ends(tmp_path, tiny_dir, is_open):
     """A chosen reply cut by a token limit must not teach the model to stop where the cut fell."""
-    data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in stop_rows(is_open)))
-    start = end_learnable_model(tiny_dir, tmp_path / "start")
-    cfg = DPOSettings(max_steps=12, batch_size=4, learning_rate=1e-2, save_steps=100, logging_steps=1,
-                      lora=LoraSettings(r=8, alpha=16))
-    train_dpo(str(start), data, tmp_path / "out", cfg, log=lambda *a: None)
-    check_stop(start, tmp_path / "out" / "model", is_open)
+    check_stop_training(tmp_path, tiny_dir, is_open, train_dpo, DPOSettings)

@@ -77,12 +77,6 @@ def test_cli_train_sft(tmp_path, tiny_dir):
 
 @pytest.mark.parametrize("is_open", [False, True])
 def test_sft_teaches_stopping_only_where_a_reply_really_ends(tmp_path, tiny_dir, is_open):
-    from test_train import check_stop, end_learnable_model, stop_rows
+    from test_train import check_stop_training
 
-    data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in stop_rows(is_open)))
-    start = end_learnable_model(tiny_dir, tmp_path / "start")
-    cfg = SFTSettings(max_steps=12, batch_size=4, learning_rate=1e-2, save_steps=100, logging_steps=1,
-                      lora=LoraSettings(r=8, alpha=16))
-    train_sft(str(start), data, tmp_path / "out", cfg, log=lambda *a: None)
-    check_stop(start, tmp_path / "out" / "model", is_open)
+    check_stop_training(tmp_path, tiny_dir, is_open, train_sft, SFTSettings)

@@ -24,7 +24,6 @@ from .hygiene import Contamination, decontaminate, dedupe, eval_prompts
 from .refusals import write_overrefusal, write_refusal
 
 PAIRS = "pairs.jsonl"
-_SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)|\n\n")
 SUMMARY = "datagen.json"
 
 
@@ -66,6 +65,7 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
     return pairs, refused
 
 
+_SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)|\n\n")
 _LIST_MARK_RE = re.compile(r"(?:^|\n)[ \t]*(?:\d{1,3}[.)]|[-*\u2022]|#{1,6})[ \t]*$")
 _CLOSED_RE = re.compile(r"(?:[.!?\u2026](?:[\"'\u201d\u2019)\]*_`]*)|```|:\)|\)\s*)$")
 
@@ -85,9 +85,8 @@ def trim_to_sentence(text: str, min_chars: int = 40) -> str:
     """Cut a length-limited generation back to its last complete sentence (not a bare list marker such as
     "\n\n1.") or a list's lead-in ("these steps:"), so that the reply does not end on half a word. Whether it was
     cut is ``ends_open``'s question."""
-    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text)]
-    ends = [e for e in ends if e >= min_chars and not _LIST_MARK_RE.search(text[:e].rstrip())
-            and not text[:e].rstrip().endswith(":")]
+    heads = [(m.end(), text[: m.end()].rstrip()) for m in _SENTENCE_END_RE.finditer(text)]
+    ends = [e for e, h in heads if e >= min_chars and not _LIST_MARK_RE.search(h) and not h.endswith(":")]
     return text[: ends[-1]].strip() if ends else text.strip()
 
 

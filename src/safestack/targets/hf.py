@@ -130,12 +130,11 @@ class HFTarget:
                     out[i] = r.strip()
         return out
 
-    def _generate_batch(self, seqs: list[list[int]], params: GenParams, going: list[bool] | None = None):
+    def _generate_batch(self, seqs: list[list[int]], params: GenParams, going: list[bool]):
         """The generated tokens [B, new] for one batch; with the turn cache, stored prefixes are reused and the
         keys and values of the rows in ``going`` (conversations under way) are stored for the next turn."""
         from .turn_cache import cached_batch, hooked, store_rows
 
-        going = going if going is not None else [True] * len(seqs)
         # forward hooks (probes' interventions, steering) change keys and values the cache cannot see
         use = self.turn_cache is not None and any(going) and self.model.generation_config.use_cache is not False \
             and not hooked(self.model)

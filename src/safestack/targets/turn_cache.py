@@ -206,6 +206,7 @@ def store_rows(cache: TurnCache, enc: dict, gen, past, eos_ids: set[int],
             continue
         cut = next((j + 1 for j, t in enumerate(g) if t in eos_ids), len(g))
         cut = min(cut, kv_len - width)  # generated tokens that have keys and values
-        cols = [c for c in range(width) if m[c]] + list(range(width, width + cut))
-        rows.append(([x[c] for c in range(width) if m[c]] + g[:cut], r, torch.tensor(cols, device=kv[0][0].device)))
+        real = [c for c in range(width) if m[c]]
+        cols = real + list(range(width, width + cut))
+        rows.append(([x[c] for c in real] + g[:cut], r, torch.tensor(cols, device=kv[0][0].device)))
     cache.put_block(kv, rows)

@@ -77,12 +77,18 @@ def open_ended(dataset, tok):
     end = end_of_turn_ids(tok)
 
     def strip(ex):
-        return {"chosen_ids": drop_end(ex["chosen_ids"], end) if ex.get("chosen_open") else ex["chosen_ids"],
-                "rejected_ids": drop_end(ex["rejected_ids"], end) if ex.get("rejected_open") else ex["rejected_ids"]}
+        new = {f"{side}_ids": drop_end(ex[f"{side}_ids"], end) if ex.get(f"{side}_open") else ex[f"{side}_ids"]
+               for side in ("chosen", "rejected")}
+        # an open completion that does not end with the end-of-turn tokens is left as it is: counted for a warning
+        new["_open_unchanged"] = sum(bool(ex.get(f"{side}_open")) and new[f"{side}_ids"] == ex[f"{side}_ids"]
+                                     for side in ("chosen", "rejected"))
+        return new
 
     out = dataset.map(strip)
-    missed = sum(bool(ex.get(f"{side}_open")) and ex[f"{side}_ids"] == new[f"{side}_ids"] and len(end) > 0
-                 for ex, new in zip(dataset, out) for side in ("chosen", "rejected"))
+    if "_open_unchanged" not in out.column_names:  # an empty dataset
+        return out
+    missed = sum(out["_open_unchanged"])
+    out = out.remove_columns("_open_unchanged")
     if missed:
         import warnings
 
