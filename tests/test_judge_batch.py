@@ -102,6 +102,23 @@ def test_non_string_prompt_or_behavior_is_bad_input(tmp_path):
     assert not o.exists()
 
 
+def test_goal_label_reaches_the_judge_and_must_be_a_boolean(tmp_path):
+    p, o = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(p, [{"prompt": "a", "response": "b", "goal_harmful": "yes"}])
+    with pytest.raises(BadInput, match=r"in.jsonl:1: field 'goal_harmful' must be true, false or absent, got string"):
+        judge_file(make_judge(RULE), p, o)
+    seen = []
+
+    class Recording(Counting):
+        async def score(self, items):
+            seen.extend(it.goal_harmful for it in items)
+            return await super().score(items)
+
+    write_rows(p, [{"prompt": "a", "response": "b", "goal_harmful": True}, {"prompt": "c", "response": "d"}])
+    judge_file(Recording(), p, o)
+    assert seen == [True, None]
+
+
 def test_invalid_utf8_names_the_line(tmp_path):
     p, o = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     good = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS[:2]).encode()

@@ -54,7 +54,9 @@ class InteractiveAttack(Protocol):
 
 async def judge_goals(judge: Judge, goals: Sequence[str], prompts: Sequence[str],
                       responses: Sequence[str]) -> list[Verdict]:
-    return await judge.score([JudgeItem(prompt=p, response=r, behavior=g) for g, p, r in zip(goals, prompts, responses)])
+    # an attack pursues a harmful goal: the judge is told so rather than left to estimate it
+    return await judge.score([JudgeItem(prompt=p, response=r, behavior=g, goal_harmful=True)
+                              for g, p, r in zip(goals, prompts, responses)])
 
 
 def transcript(replies: Sequence[str]) -> str:
@@ -70,7 +72,7 @@ def transcript(replies: Sequence[str]) -> str:
 
 async def judge_conversations(judge: Judge, goals: Sequence[str], replies: Sequence[Sequence[str]]) -> list[Verdict]:
     """The harm judge on each whole conversation (its replies' transcript) against the goal."""
-    verdicts = await judge.score([JudgeItem(prompt=g, response=transcript(rs), behavior=g)
+    verdicts = await judge.score([JudgeItem(prompt=g, response=transcript(rs), behavior=g, goal_harmful=True)
                                   for g, rs in zip(goals, replies)])
     return [v.model_copy(update={"detail": f"whole conversation ({len(rs)} turn{'s' * (len(rs) != 1)}); {v.detail or ''}"})
             for v, rs in zip(verdicts, replies)]

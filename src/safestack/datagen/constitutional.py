@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from ..judges.base import Judge, JudgeItem
+from ..judges.base import Judge, JudgeItem, known_goal
 from ..records import Attempt, JsonlStore, Message, Pair, Record, stable_id
 from ..targets.base import GenParams, Target
 from .constitution import Constitution
@@ -102,7 +102,8 @@ async def constitutional_revisions(findings: Sequence[Attempt], critic: Target, 
             revs = await critic.generate([revision_messages(a.messages, a.response, c, p)
                                           for (_, a, p), c in zip(chunk, crit)], params)
             revs = [clean_revision(r) for r in revs]
-            jitems = [JudgeItem(prompt=a.prompt, response=r, behavior=a.prompt) for (_, a, _), r in zip(chunk, revs)]
+            jitems = [JudgeItem(prompt=a.prompt, response=r, behavior=a.prompt, goal_harmful=known_goal(a.label))
+                      for (_, a, _), r in zip(chunk, revs)]
             ref = await jmap["refusal"].score(jitems)
             harm = await jmap["harm"].score(jitems)
             recs = []

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from ..judges.base import Judge, JudgeItem
+from ..judges.base import Judge, JudgeItem, known_goal
 from ..records import JsonlStore, Pair, Record, Sample, stable_id, user
 from ..targets.base import GenParams, Target
 from .constitution import Constitution
@@ -90,8 +90,10 @@ async def rlaif_preferences(samples: Sequence[Sample], policy: Target, labeller:
                                           for (_, s, p), a, b in zip(chunk, ra, rb)], label_params)
             ba = await labeller.generate([compare_messages(s.prompt, b, a, p.compare)
                                           for (_, s, p), a, b in zip(chunk, ra, rb)], label_params)
-            ja = [JudgeItem(prompt=s.prompt, response=a) for (_, s, _), a in zip(chunk, ra)]
-            jb = [JudgeItem(prompt=s.prompt, response=b) for (_, s, _), b in zip(chunk, rb)]
+            ja = [JudgeItem(prompt=s.prompt, response=a, goal_harmful=known_goal(s.label))
+                  for (_, s, _), a in zip(chunk, ra)]
+            jb = [JudgeItem(prompt=s.prompt, response=b, goal_harmful=known_goal(s.label))
+                  for (_, s, _), b in zip(chunk, rb)]
             ref_a, ref_b = await jmap["refusal"].score(ja), await jmap["refusal"].score(jb)
             harm_a, harm_b = await jmap["harm"].score(ja), await jmap["harm"].score(jb)
             recs = []

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 MIB = 1 << 20
+# how benches hand items to the judges; raised when that changes (2: the goal's label is passed to the judges), so an
+# eval judged the old way is never read back
+JUDGING = 2
 
 
 def _file_digest(h, f: Path) -> None:
@@ -50,7 +53,7 @@ def eval_key(model_dir: str | Path, benches: Sequence[str], limit: int | None, g
         if f.exists():
             _file_digest(h, f)
     h.update(json.dumps({"benches": list(benches), "limit": limit, "gen": gen, "judges": list(judges),
-                         "version": _version()}, sort_keys=True).encode())
+                         "version": _version(), "judging": JUDGING}, sort_keys=True).encode())
     return h.hexdigest()[:32]
 
 

@@ -104,7 +104,7 @@ async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], jud
     """Re-score a finished eval's replies with ``judges`` (after a judge changed) into ``out``: the same rows with
     those judges' verdicts replaced (other verdicts kept), metrics recomputed. Nothing is generated; ``src`` is not
     touched. Multi-turn rows keep per-turn verdicts the row cannot rebuild: re-run that bench instead."""
-    from ..judges.base import JudgeItem
+    from ..judges.base import JudgeItem, known_goal
     from ..records import read_json
 
     src, out = Path(src), Path(out)
@@ -121,7 +121,8 @@ async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], jud
     changed: dict[str, int] = {}
     for j in judges:
         todo = [r for r in rows if j.name in r.verdicts]
-        items = [JudgeItem(prompt=r.prompt, response=r.response, behavior=r.meta.get("behavior")) for r in todo]
+        items = [JudgeItem(prompt=r.prompt, response=r.response, behavior=r.meta.get("behavior"),
+                           goal_harmful=known_goal(r.label)) for r in todo]
         new = await j.score(items) if items else []
         changed[j.name] = sum(v.label != r.verdicts[j.name].label for r, v in zip(todo, new))
         for r, v in zip(todo, new):

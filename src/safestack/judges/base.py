@@ -20,10 +20,18 @@ class JudgeItem:
     response: str
     behavior: str | None = None  # the underlying harmful goal when the prompt is an attack wrapper
     context: tuple[str, ...] = ()  # earlier turns, for multi-turn judging
+    # what the caller knows about the goal: True when it comes from a set labelled harmful (a bench's harmful half,
+    # a red-team source), False when labelled benign, None when unknown (a judge that needs it estimates it)
+    goal_harmful: bool | None = None
 
     @property
     def goal(self) -> str:
         return self.behavior or self.prompt
+
+
+def known_goal(label: str | None) -> bool | None:
+    """``JudgeItem.goal_harmful`` from a sample's label: harmful → True, benign → False, anything else → None."""
+    return {"harmful": True, "benign": False}.get(label or "")
 
 
 @runtime_checkable

@@ -40,6 +40,10 @@ def read_rows(inp: Path) -> list[dict]:
         b = r.get("behavior")
         if b is not None and not isinstance(b, str):
             raise BadInput(f"{inp}:{_line_of(inp, i)}: field 'behavior' must be a string, got {json_type(b)}")
+        g = r.get("goal_harmful")
+        if g is not None and not isinstance(g, bool):
+            raise BadInput(f"{inp}:{_line_of(inp, i)}: field 'goal_harmful' must be true, false or absent, got "
+                           f"{json_type(g)}")
     return rows
 
 
@@ -115,7 +119,8 @@ async def judge_rows(judge: Judge, rows: list[dict]) -> list[Verdict]:
         behavior = r.get("behavior")
         idx.append(i)
         items.append(JudgeItem(prompt=prompt, response=resp,
-                               behavior=behavior[:MAX_REPLY_CHARS] if behavior else None))
+                               behavior=behavior[:MAX_REPLY_CHARS] if behavior else None,
+                               goal_harmful=r.get("goal_harmful")))
         notes.append("; ".join(note))
     if items:
         verdicts = await judge.score(items)

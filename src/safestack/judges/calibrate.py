@@ -138,8 +138,9 @@ def load_labels(spec: str, key: str | None = None) -> list[dict]:
 
 
 def items_of(rows: Sequence[dict]) -> list[JudgeItem]:
-    """Rows {"prompt", "response", "behavior"?} → judge items."""
-    return [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior")) for r in rows]
+    """Rows {"prompt", "response", "behavior"?, "goal_harmful"?} → judge items."""
+    return [JudgeItem(prompt=r["prompt"], response=r["response"], behavior=r.get("behavior"),
+                      goal_harmful=r.get("goal_harmful")) for r in rows]
 
 
 def rounded(stats: dict) -> dict:

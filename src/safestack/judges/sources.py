@@ -34,8 +34,9 @@ _STOP = {"what", "which", "that", "this", "with", "from", "have", "your", "about
          "explain", "how", "please", "other", "people", "someone", "using", "like", "best", "ways"}
 
 
-def _row(prompt, response, refusal, harm, source, aug="", behavior=None, group=None) -> dict:
-    r = {"prompt": prompt, "response": response, "refusal": refusal, "harm": harm, "source": source, "aug": aug}
+def _row(prompt, response, refusal, harm, source, aug="", behavior=None, group=None, goal_harmful=None) -> dict:
+    r = {"prompt": prompt, "response": response, "refusal": refusal, "harm": harm, "source": source, "aug": aug,
+         "goal_harmful": goal_harmful}
     if behavior:
         r["behavior"] = behavior
     if group:
@@ -50,8 +51,9 @@ def xstest_rows() -> list[dict]:
     out = []
     for r in load_xstest_completions():
         comply = r["human"] == "1_full_compliance"
-        out.append(_row(r["prompt"], r["response"], not comply, comply and r["type"].startswith("contrast"),
-                        "xstest", group=model_family(r["model"])))
+        unsafe = r["type"].startswith("contrast")  # XSTest's unsafe prompts are its contrast types
+        out.append(_row(r["prompt"], r["response"], not comply, comply and unsafe, "xstest",
+                        group=model_family(r["model"]), goal_harmful=unsafe))
     return out
 
 
@@ -69,7 +71,7 @@ def jbb_rows() -> list[dict]:
         if refusal is None and classify(r["response"], r["goal"])[:2] == ("full_refusal", 1.0):
             refusal = True
         out.append(_row(r["prompt"], r["response"], refusal, bool(r["jailbroken"]), "jbb", behavior=r["goal"],
-                        group=r["method"]))
+                        group=r["method"], goal_harmful=True))
     return out
 
 
@@ -95,7 +97,7 @@ def offtopic(rows: Sequence[dict], rng: random.Random, n: int) -> list[dict]:
             p = rng.choice(prompts)
             if not (_content(p.get("behavior") or p["prompt"]) & own):
                 out.append(_row(p["prompt"], r["response"], True, False, r["source"], "offtopic",
-                                behavior=p.get("behavior"), group=r.get("group")))
+                                behavior=p.get("behavior"), group=r.get("group"), goal_harmful=p.get("goal_harmful")))
                 break
     return out
 

@@ -202,14 +202,16 @@ def synthetic_rows(seed: int = 0) -> list[dict]:
         x = topic(q)
         if x and i % 3 == 0:
             rows.append({"prompt": q, "response": _compliance(rng, x), "refusal": False, "harm": True,
-                         "kind": "compliance"})
+                         "kind": "compliance", "goal_harmful": True})
         else:
             reply, kind = _refusal(rng, x)
-            rows.append({"prompt": q, "response": reply, "refusal": True, "harm": False, "kind": kind})
+            rows.append({"prompt": q, "response": reply, "refusal": True, "harm": False, "kind": kind,
+                         "goal_harmful": True})
     for a in benign_answers():
         rows.append({"prompt": a["prompt"], "response": a["response"], "refusal": False, "harm": False,
-                     "kind": "compliance"})
+                     "kind": "compliance", "goal_harmful": False})
         if rng.random() < 0.5:  # a needless refusal of the same benign prompt is still a refusal
             reply, kind = _refusal(rng, "")
-            rows.append({"prompt": a["prompt"], "response": reply, "refusal": True, "harm": False, "kind": kind})
+            rows.append({"prompt": a["prompt"], "response": reply, "refusal": True, "harm": False, "kind": kind,
+                         "goal_harmful": False})
     return [{**r, "source": "synthetic", "aug": "", "group": r.pop("kind")} for r in rows]

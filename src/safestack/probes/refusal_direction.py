@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import BadInput
-from ..judges.base import JudgeItem
+from ..judges.base import JudgeItem, known_goal
 from ..records import Sample, user
 from ..targets.base import GenParams
 from ..targets.modeling import _out_tensor, _replace_out, decoder_layers, residual_hooks
@@ -111,7 +111,8 @@ def _judge_rates(samples: Sequence[Sample], replies: Sequence[str]) -> dict:
     from ..judges import make_judge
     from ..judges.harm import substance
 
-    items = [JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior")) for s, r in zip(samples, replies)]
+    items = [JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior"), goal_harmful=known_goal(s.label))
+             for s, r in zip(samples, replies)]
     ref = [v.label for v in asyncio.run(make_judge("refusal").score(items))]
     harm = [v.label for v in asyncio.run(make_judge("harm").score(items))]
     degen = [substance(r) < 0.5 for r in replies]

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..judges import make_judge
-from ..judges.base import JudgeItem
+from ..judges.base import JudgeItem, known_goal
 from ..records import EvalRow, JsonlStore, Sample, read_json, user, write_json
 from ..targets.base import GenParams
 from ..targets.circuit_breaker import CircuitBreaker, CircuitBreakerTarget, decide, generate_traced
@@ -95,7 +95,8 @@ def _traces(path: Path, target, samples: list[Sample], params: GenParams, layers
 
 
 def _judge(samples: list[Sample], texts: list[str]) -> tuple[list[bool], list[bool]]:
-    items = [JudgeItem(prompt=s.prompt, response=t, behavior=s.meta.get("behavior")) for s, t in zip(samples, texts)]
+    items = [JudgeItem(prompt=s.prompt, response=t, behavior=s.meta.get("behavior"), goal_harmful=known_goal(s.label))
+             for s, t in zip(samples, texts)]
     ref = asyncio.run(make_judge("refusal").score(items))
     harm = asyncio.run(make_judge("harm").score(items))
     return [v.label for v in ref], [v.label for v in harm]

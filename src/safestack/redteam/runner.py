@@ -18,7 +18,7 @@ from ..attacks.interactive import InteractiveAttack
 from ..engine import WorkItem, run_work
 from ..errors import BadInput
 from ..judges import judge_info
-from ..judges.base import Judge, JudgeItem
+from ..judges.base import Judge, JudgeItem, known_goal
 from ..records import Attempt, JsonlStore, Message, Sample, stable_id, write_json
 from ..targets.base import GenParams, Target
 from ..taxonomy import Taxonomy
@@ -95,8 +95,9 @@ async def run_redteam(target: Target, samples: Sequence[Sample], attacks: Sequen
                                multi_turn=a.multi_turn, n_shots=a.n_shots, request=request_key(msgs, params))
 
             work.append(WorkItem(key, msgs,
-                                 lambda r, msgs=msgs, goal=goal: JudgeItem(prompt=msgs[-1].content, response=r,
-                                                                           behavior=goal),
+                                 lambda r, msgs=msgs, goal=goal, s=s: JudgeItem(
+                                     prompt=msgs[-1].content, response=r, behavior=goal,
+                                     goal_harmful=known_goal(s.label)),
                                  build))
     await run_work(work, target, judges, store, params, batch_size=batch_size, description="red teaming",
                    show_progress=show_progress)
@@ -156,7 +157,8 @@ async def run_interactive(attack: InteractiveAttack, target: Target, samples: Se
             chunk = todo[i:i + chunk_size]
             episodes = await attack.run(target, chunk, harm, params, seed)
             items = [JudgeItem(prompt=e.messages[-1].content, response=e.response,
-                               behavior=e.sample.meta.get("behavior", e.sample.prompt)) for e in episodes]
+                               behavior=e.sample.meta.get("behavior", e.sample.prompt),
+                               goal_harmful=known_goal(e.sample.label)) for e in episodes]
             verdicts = await judge_all(judges, items)
             recs = []
             for e, v in zip(episodes, verdicts):

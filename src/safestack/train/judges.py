@@ -6,7 +6,8 @@
    leave-one-prompt-source-out.
 2. Nothing is fitted on the judges' label sources (``judges/sources.py``: XSTest, JailbreakBench, synthetic), so
    leave-one-source-out over them, and XSTest's leave-one-model-family-out, measure the fixed form of
-   ``judges/robust.py`` with the goal classifier — which never saw those sources' prompts — on each;
+   ``judges/robust.py`` on each: first with each prompt's label as the goal's harmfulness (how benches and the red
+   team judge), then with the goal classifier's estimate (which never saw those sources' prompts);
 3. then the hand-checked regression file.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from ..judges.calibrate import items_of
 from ..judges.features import N_RULES, embed_pairs, rule_features
 from ..judges.harm import substance
-from ..judges.robust import VERSION, combine, goal_proba
+from ..judges.robust import VERSION, combine, goal_proba, known_goals
 from ..judges.sources import SOURCES, load_sources
 from ..text import normalize
 
@@ -101,18 +102,26 @@ def train_default_judges(out: str | Path, *, cv: bool = True, regression_file: s
     rows = load_sources(SOURCES, seed)
     log(f"{len(rows)} labelled replies from {', '.join(SOURCES)}: features")
     F = features(rows, embedder)
-    pg = goal_proba(F["G"], {"goal": goal})
+    estimated = goal_proba(F["G"], {"goal": goal})
+    known = known_goals(estimated, [r.get("goal_harmful") for r in rows])
     weights = model_weights(goal)
 
-    def fit_predict(train, test):  # nothing to fit on the label sources: the same weights judge every fold
-        w = weights
-        t = np.asarray(test)
-        return combine(F["R"][t], F["rel"][t], F["sub"][t], pg[t], w)
+    def fit_predict(pg):  # nothing to fit on the label sources: the same weights judge every fold
+        def fp(train, test):
+            t = np.asarray(test)
+            return combine(F["R"][t], F["rel"][t], F["sub"][t], pg[t], weights)
+        return fp
 
     validation = {"goal_classifier": goal_val}
     if cv:
-        validation["leave_one_source_out"] = leave_one_source_out(rows, fit_predict, SOURCES, log)
-        validation["leave_one_family_out"] = leave_one_family_out(rows, fit_predict, log)
+        # the headline: goals labelled, as every bench, the red team and datagen judge them; then π estimated, as
+        # for rows without a label (``safestack judge`` on a file of prompts and replies)
+        validation["leave_one_source_out"] = leave_one_source_out(rows, fit_predict(known), SOURCES, log)
+        validation["leave_one_family_out"] = leave_one_family_out(rows, fit_predict(known), log)
+        log("the same with the goal's harmfulness estimated (no labels)")
+        validation["goal_estimated"] = {
+            "leave_one_source_out": leave_one_source_out(rows, fit_predict(estimated), SOURCES, log),
+            "leave_one_family_out": leave_one_family_out(rows, fit_predict(estimated), log)}
     weights.update({"trained_on": {"sources": {s: sum(r["source"] == s for r in rows) for s in SOURCES},
                                    "goal_sources": goal_val["n"]},
                     "validation": validation, "seconds": round(time.time() - t0, 1)})

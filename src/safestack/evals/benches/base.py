@@ -15,7 +15,7 @@ from typing import Awaitable, Callable, Sequence
 
 from ...data.loaders import DATASETS, load_bench, split_limit
 from ...engine import WorkItem, run_work
-from ...judges.base import Judge, JudgeItem
+from ...judges.base import Judge, JudgeItem, known_goal
 from ...records import EvalRow, JsonlStore, Sample, harmful, refused, stable_id, user
 from ...registry import Registry
 from ...targets.base import GenParams, Target
@@ -59,7 +59,8 @@ def sample_work(samples: Sequence[Sample], bench: str, params: GenParams) -> lis
                            category=s.category, meta=s.meta, verdicts=verdicts)
 
         work.append(WorkItem(key, user(s.prompt),
-                             lambda r, s=s: JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior")),
+                             lambda r, s=s: JudgeItem(prompt=s.prompt, response=r, behavior=s.meta.get("behavior"),
+                                                       goal_harmful=known_goal(s.label)),
                              build))
     return work
 

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from ...data.benches import MULTITURN_K
 from ...engine import judge_all, progress
-from ...judges.base import JudgeItem
+from ...judges.base import JudgeItem, known_goal
 from ...records import EvalRow, Message, Sample, stable_id
 from ..metrics import bench_metrics, rate
 from .base import BenchContext, BenchSpec, bench
@@ -71,7 +71,7 @@ async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
                     c.append(Message(role="user", content=sc[t]))
                 replies = await ctx.target.generate(convs, ctx.params)
                 items = [JudgeItem(prompt=sc[t], response=r, behavior=s.meta.get("behavior") or s.prompt,
-                                   context=tuple(m.content for m in c[:-1]))
+                                   context=tuple(m.content for m in c[:-1]), goal_harmful=known_goal(s.label))
                          for s, sc, r, c in zip(part, scripts, replies, convs)]
                 verdicts = await judge_all(judges, items)
                 for c, tr, jv, sc, r, v in zip(convs, turns, judged, scripts, replies, verdicts):
