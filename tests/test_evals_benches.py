@@ -309,8 +309,38 @@ def test_rejudge_rescores_stored_replies_without_touching_the_run(tmp_path, tiny
     (tmp_path / "mt").mkdir()
     (tmp_path / "mt" / "responses.jsonl").write_text("")
     (tmp_path / "mt" / "metrics.json").write_text(json.dumps({"multiturn": {"bench_kind": "multiturn", "n": 0}}))
-    with pytest.raises(BadInput, match="multiturn keeps per-turn verdicts"):
+    with pytest.raises(BadInput, match="multiturn needs a refusal and a harm judge"):
         asyncio.run(rejudge(tmp_path / "mt", tmp_path / "x", [RefusesAll()]))
+
+
+def test_rejudge_judges_multi_turn_conversations_again_turn_by_turn(tmp_path, tiny_target):
+    """The same judges give the same verdicts and metrics back; a judge that calls everything harmful makes every
+    conversation's first escalation turn the decisive one."""
+    from safestack.evals import run_eval
+    from safestack.evals.runner import rejudge
+    from safestack.judges import make_judge
+    from safestack.targets import GenParams
+
+    judges = [make_judge("refusal-rules"), make_judge("harm-rules")]
+    src = tmp_path / "run"
+    m = asyncio.run(run_eval(tiny_target, ["multiturn:2", "harmbench"], judges, src, limit=3,
+                             params=GenParams(max_new_tokens=4), show_progress=False))
+    same = asyncio.run(rejudge(src, tmp_path / "same", judges))
+    assert same["rejudged"]["verdicts_changed"] == {"refusal": 0, "harm": 0}
+    assert same["multiturn:2"] == m["multiturn:2"] and same["harmbench"] == m["harmbench"]
+
+    class HarmAll:
+        name = "harm"
+
+        async def score(self, items):
+            assert all(it.goal_harmful is True and it.behavior for it in items)
+            return [Verdict(judge="harm", label=True, score=1.0) for _ in items]
+
+    r = asyncio.run(rejudge(src, tmp_path / "all", [judges[0], HarmAll()]))
+    assert r["multiturn:2"]["asr"] == 1.0 and r["harmbench"]["asr"] == 1.0
+    rows = [json.loads(x) for x in (tmp_path / "all" / "responses.jsonl").read_text().splitlines()]
+    mt = [x for x in rows if x["bench"] == "multiturn:2"]
+    assert mt and all(x["meta"]["decisive_turn"] == 1 and x["prompt"] == x["meta"]["turns"][1]["user"] for x in mt)
 
 
 @pytest.mark.parametrize("name", sorted(available()))

@@ -335,9 +335,10 @@ def judge(ctx: typer.Context, judge: Optional[str] = typer.Option(None, "--judge
                                                                   "llm[:harmbench|strongreject|refusal]"),
           inp: Optional[Path] = typer.Option(None, "--in"), out: Optional[Path] = typer.Option(None, "--out"),
           judge_target: Optional[str] = JudgeTargetOpt, api_key_env: Optional[str] = ApiKeyEnv):
-    """Score rows {"prompt", "response"} → rows + {"label": bool, "score": float, "detail"}. Appended in chunks;
-    a rerun with the same --out resumes (rows already judged are kept). An empty reply is non-compliance (a
-    refusal judge says true, others false); a reply over 20,000 characters is judged on its head."""
+    """Score rows {"prompt", "response", "behavior"?, "goal_harmful"?} → rows + {"label": bool, "score": float,
+    "detail"}; "goal_harmful" (true/false) tells the harm judge whether the request is harmful, else it estimates
+    that. Appended in chunks; a rerun with the same --out resumes (rows already judged are kept). An empty reply is
+    non-compliance (a refusal judge says true, others false); a reply over 20,000 characters is judged on its head."""
     if ctx.invoked_subcommand is not None:
         return
     if not (judge and inp and out):

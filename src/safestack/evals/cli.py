@@ -199,7 +199,8 @@ def tradeoff_cmd(runs: list[Path] = typer.Argument(..., help="eval run dirs, in 
 def rejudge_cmd(run: Path = typer.Argument(..., help="a finished eval run directory"),
                 out: Path = typer.Option(..., "--out", help="where the re-judged run is written"),
                 judges: str = typer.Option("refusal,harm", "--judges", help="judges to re-run (by name)")):
-    """Re-score a run's stored replies with the current judges (after a judge changed); nothing is generated."""
+    """Re-score a run's stored replies with the current judges (after a judge changed); nothing is generated.
+    Multi-turn conversations are judged again turn by turn (needs --judges with refusal and harm)."""
     from ..judges import judge_info, make_judge
     from .runner import rejudge
 

@@ -103,7 +103,8 @@ def compute_metrics(rows: Sequence[EvalRow], benches: Sequence[str],
 async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], judge_info: dict | None = None) -> dict:
     """Re-score a finished eval's replies with ``judges`` (after a judge changed) into ``out``: the same rows with
     those judges' verdicts replaced (other verdicts kept), metrics recomputed. Nothing is generated; ``src`` is not
-    touched. Multi-turn rows keep per-turn verdicts the row cannot rebuild: re-run that bench instead."""
+    touched. Multi-turn rows are judged again turn by turn from their stored turns (needs both a refusal and a harm
+    judge among ``judges``)."""
     from ..judges.base import JudgeItem, known_goal
     from ..records import read_json
 
@@ -115,16 +116,16 @@ async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], jud
     rows = JsonlStore(src / RESPONSES, EvalRow).load()
     old = read_json(src / METRICS)
     benches = [b for b, m in old.items() if isinstance(m, dict) and "bench_kind" in m]
-    turns = sorted({b for b in benches if old[b]["bench_kind"] == "multiturn"})
-    if turns:
-        raise BadInput(f"eval rejudge: {', '.join(turns)} keeps per-turn verdicts; re-run it with `safestack eval`")
+    turns = {b for b in benches if old[b]["bench_kind"] == "multiturn"}
     changed: dict[str, int] = {}
+    if turns:
+        rows, changed = await _rejudge_turns(rows, turns, judges)
     for j in judges:
-        todo = [r for r in rows if j.name in r.verdicts]
+        todo = [r for r in rows if j.name in r.verdicts and r.bench not in turns]
         items = [JudgeItem(prompt=r.prompt, response=r.response, behavior=r.meta.get("behavior"),
                            goal_harmful=known_goal(r.label)) for r in todo]
         new = await j.score(items) if items else []
-        changed[j.name] = sum(v.label != r.verdicts[j.name].label for r, v in zip(todo, new))
+        changed[j.name] = changed.get(j.name, 0) + sum(v.label != r.verdicts[j.name].label for r, v in zip(todo, new))
         for r, v in zip(todo, new):
             r.verdicts[j.name] = v
     store = JsonlStore(out / RESPONSES, EvalRow)
@@ -136,3 +137,25 @@ async def rejudge(src: str | Path, out: str | Path, judges: Sequence[Judge], jud
     metrics["rejudged"] = {"from": str(src), "verdicts_changed": changed}
     write_json(out / METRICS, metrics)
     return metrics
+
+
+async def _rejudge_turns(rows: list[EvalRow], benches: set[str], judges: Sequence[Judge]) -> tuple[list, dict]:
+    """Multi-turn rows judged again at every stored turn (``multiturn.turn_items``); (rows, conversations whose
+    decisive verdict changed, per judge)."""
+    from ..engine import judge_all
+    from .benches.multiturn import rejudged, turn_items
+
+    names = {j.name for j in judges}
+    if not {"refusal", "harm"} <= names:
+        raise BadInput(f"eval rejudge: {', '.join(sorted(benches))} needs a refusal and a harm judge to judge its "
+                       "turns again")
+    out, changed = [], {n: 0 for n in names}
+    for r in rows:
+        if r.bench not in benches:
+            out.append(r)
+            continue
+        new = rejudged(r, await judge_all(list(judges), turn_items(r)))
+        for n in names:
+            changed[n] += new.verdicts[n].label != r.verdicts[n].label
+        out.append(new)
+    return out, changed

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from ...data.benches import MULTITURN_K
 from ...engine import judge_all, progress
+from ...errors import BadInput
 from ...judges.base import JudgeItem, known_goal
 from ...records import EvalRow, Message, Sample, stable_id
 from ..metrics import bench_metrics, rate
@@ -90,6 +91,32 @@ async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
                                     verdicts=jv[pick + 1]))
             ctx.store.append(rows)
             prog.advance(task, len(part))
+
+
+def turn_items(r: EvalRow) -> list[JudgeItem]:
+    """What the judges saw at each stored turn of a finished conversation (to judge it again)."""
+    if not r.meta.get("behavior") or not r.meta.get("turns"):
+        raise BadInput(f"multi-turn row {r.sample_id}: no stored behaviour or turns to judge again")
+    ctx: list[str] = []
+    items = []
+    for t in r.meta["turns"]:
+        items.append(JudgeItem(prompt=t["user"], response=t["response"], behavior=r.meta["behavior"],
+                               context=tuple(ctx), goal_harmful=known_goal(r.label)))
+        ctx += [t["user"], t["response"]]
+    return items
+
+
+def rejudged(r: EvalRow, verdicts: Sequence[dict]) -> EvalRow:
+    """The row with every turn's verdicts replaced (``verdicts[t]`` for stored turn t) and its decisive turn found
+    again, as ``run`` finds it."""
+    tr = [{**t, "refused": v["refusal"].label, "harmful": v["harm"].label, "harm_score": v["harm"].score}
+          for t, v in zip(r.meta["turns"], verdicts)]
+    esc = tr[1:]
+    first_harm = next((j for j, x in enumerate(esc) if x["harmful"]), None)
+    pick = first_harm if first_harm is not None else len(esc) - 1
+    return r.model_copy(update={"prompt": esc[pick]["user"], "response": esc[pick]["response"],
+                                "meta": {**r.meta, "turns": tr, "decisive_turn": pick + 1},
+                                "verdicts": dict(verdicts[pick + 1])})
 
 
 def _esc(r: EvalRow) -> list[dict]:
