@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from _dev import DEV_BENCH, dev_metrics
+from _dev import DEV_BENCH, asr_by_style, dev_metrics
 from _results import save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,7 @@ def record(name: str, cfg: dict, out: Path) -> dict:
            "held_out": "contrast:dev (never trained on; not an evaluation bench)",
            "before": dev_metrics(out / "eval_before" / "metrics.json", keys),
            "after": dev_metrics(out / "eval_after" / "metrics.json", keys),
+           "asr_by_style": {"before": asr_by_style(out / "eval_before"), "after": asr_by_style(out / "eval_after")},
            "pairs": {"n": data["n_pairs"], "by_kind": data["by_kind"], "by_source": data["by_source"]},
            "stage_seconds": {k: v["seconds"] for k, v in state["done"].items()},
            "note": "stage times are only comparable between uncontended runs"}

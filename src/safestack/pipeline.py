@@ -54,6 +54,11 @@ class DatagenSettings:
     # stock needless refusals): higher pushes over-refusal down and ASR up (contrast:dev, results.json run_dev_*)
     taught_refusal_share: float = 0.5
     max_pairs: int | None = 288  # bounds DPO time on CPU (36 steps an epoch at batch 8)
+    # refusal pairs chosen so that as many of their requests are questions as among the borderline prompts ("all"),
+    # or so among the direct requests only, keeping the attacked ones as they come ("direct"); "off": as ordered.
+    # Without it most benign look-alikes are questions and most refusals are not, and the model learns "a question
+    # gets an answer" (chosen on contrast:dev, results.json run_dev_selection_labels)
+    style_match: str = "all"
     val_fraction: float = 0.0
     cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
     critic: str | None = None  # target spec of the critic/reviser (default: the target itself)
@@ -183,7 +188,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     make_attacks(cfg.redteam.attacks)  # validate before any heavy work
     from .datagen.pairs import check_borderline_mix
 
-    check_borderline_mix(cfg.datagen.borderline_mix)
+    check_borderline_mix(cfg.datagen.borderline_mix, cfg.datagen.style_match)
     from .evals.gates import load_gates as _lg
 
     _lg(cfg.rounds.gates)
@@ -259,7 +264,8 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 critic=make_target(d.critic) if d.critic else None, rlaif_limit=d.rlaif_limit,
                                 labeller=make_target(d.labeller) if d.labeller else None,
                                 constitution=d.constitution, focus=rcfg.redteam.focus,
-                                borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share))
+                                borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share,
+                                style_match=d.style_match))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []

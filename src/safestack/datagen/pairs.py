@@ -19,6 +19,7 @@ from ..judges.base import Judge
 from ..records import Attempt, EvalRow, JsonlStore, Pair, Sample, stable_id, user, write_json
 from ..targets.base import GenParams, Target
 from ..taxonomy import Taxonomy
+from ..text import normalize
 from .borderline import borderline_prompts
 from .hygiene import Contamination, decontaminate, dedupe, eval_prompts
 from .refusals import write_overrefusal, write_refusal
@@ -130,14 +131,72 @@ def order_refusal_pairs(ref: Sequence[Pair]) -> list[Pair]:
     return [p for _, p in round_robin([(0, p) for p in direct] + [(1, p) for p in attacked], lambda t: t[0])]
 
 
+_QUESTION_START = frozenset("how what why when where which who whom whose is are can could would should do does did "
+                            "will may might shall am was were has have".split())
+
+
+def prompt_style(text: str) -> str:
+    """``question`` for a request phrased as a question ("How do I …?", "What's the best way to …"), else
+    ``request`` (imperatives, statements, role-play set-ups): the surface style a small model can learn as a shortcut
+    when one label comes mostly in one style."""
+    t = normalize(text).strip().strip("\"'*_`)] ")
+    first = t.split(maxsplit=1)[0].lower().split("'")[0] if t else ""
+    return "question" if t.endswith("?") or first in _QUESTION_START else "request"
+
+
+def style_share(samples: Sequence[Sample], balanced: bool) -> float:
+    """The share of questions among the borderline prompts a run draws: the mean of each category's share when they
+    are drawn round-robin over categories (``balanced``), the pool's share otherwise."""
+    if not samples:
+        return 0.0
+    if not balanced:
+        return sum(prompt_style(s.prompt) == "question" for s in samples) / len(samples)
+    by: dict[str, list[bool]] = {}
+    for s in samples:
+        by.setdefault(str(s.category), []).append(prompt_style(s.prompt) == "question")
+    return sum(sum(v) / len(v) for v in by.values()) / len(by)
+
+
+def take_by_style(ordered: Sequence[Pair], n: int, question_share: float) -> list[Pair]:
+    """The first ``n`` pairs of ``ordered`` with about ``question_share`` of them question-style (by their last user
+    turn); a style that runs short leaves its places to the other. Order within each style is kept."""
+    want = {"question": round(n * question_share)}
+    want["request"] = n - want["question"]
+    got: dict[str, int] = {"question": 0, "request": 0}
+    keep, rest = [], []
+    for p in ordered:
+        st = prompt_style(p.prompt[-1].content)
+        if got[st] < want[st]:
+            got[st] += 1
+            keep.append(p)
+        else:
+            rest.append(p)
+    keep_ids = {id(p) for p in keep + rest[: max(0, n - len(keep))]}
+    return [p for p in ordered if id(p) in keep_ids]
+
+
+def match_direct(ordered: Sequence[Pair], n: int, question_share: float) -> list[Pair]:
+    """``take_by_style`` among the direct requests only: the first ``n`` pairs keep their direct / attacked split,
+    the attacked ones (role-play, multi-turn, …: their own style) are kept as ordered."""
+    head = ordered[:n]
+    n_direct = sum(p.meta.get("attack") == "direct" for p in head)
+    direct = take_by_style([p for p in ordered if p.meta.get("attack") == "direct"], n_direct, question_share)
+    keep = {id(p) for p in direct} | {id(p) for p in head if p.meta.get("attack") != "direct"}
+    return [p for p in ordered if id(p) in keep]
+
+
+STYLE_MATCHES = ("off", "all", "direct")
 BORDERLINE_MIXES = ("balanced", "pool")
 
 
-def check_borderline_mix(mix: str) -> None:
-    if mix not in BORDERLINE_MIXES:
-        from ..errors import BadInput
+def check_borderline_mix(mix: str, style_match: str = "off") -> None:
+    """The data-mix settings are known values (a bad one fails before any heavy work)."""
+    from ..errors import BadInput
 
+    if mix not in BORDERLINE_MIXES:
         raise BadInput(f"borderline_mix must be one of {', '.join(BORDERLINE_MIXES)}, not {mix!r}")
+    if style_match not in STYLE_MATCHES:
+        raise BadInput(f"style_match must be one of {', '.join(STYLE_MATCHES)}, not {style_match!r}")
 
 
 async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
@@ -146,11 +205,11 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
                       export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
-                      taught_refusal_share: float = 0.5) -> dict:
+                      taught_refusal_share: float = 0.5, style_match: str = "off") -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
-    check_borderline_mix(borderline_mix)
+    check_borderline_mix(borderline_mix, style_match)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = params or GenParams()
@@ -166,7 +225,14 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
         ref.sort(key=lambda p: p.category not in focus)
     if max_pairs:
-        ref = ref[: max(1, int(max_pairs / (1 + benign_ratio)))]
+        n_ref = max(1, int(max_pairs / (1 + benign_ratio)))
+        if style_match != "off":  # as many questions among the refusals as among the borderline answers beside them
+            pool, _ = decontaminate(borderline_prompts(seed), lambda s: s.prompt, index)
+            share = style_share(pool, borderline_mix == "balanced")
+            ref = take_by_style(ref, n_ref, share) if style_match == "all" else \
+                match_direct(ref, n_ref, share)
+        else:
+            ref = ref[:n_ref]
     if not ref:
         from ..errors import BadInput
 
