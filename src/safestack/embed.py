@@ -37,7 +37,9 @@ def minilm_path() -> Path:
 class Embedder:
     """Batched, normalised embeddings with an in-memory cache (judges re-score the same texts often)."""
 
-    def __init__(self, path: str | Path | None = None, device: str = "cpu", batch_size: int = 64):
+    # 16 texts a batch: on 2 CPU cores MiniLM embeds 600 replies in ~10 s at 16 and ~14 s at 64 (less padding, the
+    # activations stay in cache); the vectors agree to 1e-7
+    def __init__(self, path: str | Path | None = None, device: str = "cpu", batch_size: int = 16):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
