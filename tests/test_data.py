@@ -52,3 +52,14 @@ def test_bad_specs():
 def test_registry_roles():
     assert DATASETS["xstest"].role == "eval" and DATASETS["harmbench"].role == "eval"
     assert DATASETS["adv_training"].role == "train"
+
+
+def test_multiturn_dev_escalates_on_contrast_dev_not_on_an_eval_bench():
+    dev = load_bench("multiturn:dev")
+    harmful = [s for s in load_bench("contrast:dev") if s.label == "harmful"]
+    assert [s.prompt for s in dev] == [s.prompt for s in harmful] and len({s.id for s in dev}) == len(dev)
+    assert all(s.meta["behavior"] == s.prompt and s.meta["k"] == 4 for s in dev)
+    assert {s.meta["k"] for s in load_bench("multiturn:dev:2")} == {2}
+    assert not {s.prompt for s in dev} & {s.prompt for s in load_bench("multiturn")}
+    with pytest.raises(BadInput, match="K must be"):
+        load_bench("multiturn:dev:9")

@@ -160,6 +160,16 @@ def multiturn_turns(arg: str) -> int:
 
 
 def load_multiturn(arg: str = "") -> list[Sample]:
+    """``multiturn[:K]``: HarmBench test behaviours (an evaluation bench). ``multiturn:dev[:K]``: the harmful half of
+    ``contrast:dev`` instead — safestack's held-back requests, never trained on and not an evaluation bench, so
+    settings can be chosen on multi-turn robustness without reading the held-out suite."""
+    if arg == "dev" or arg.startswith("dev:"):
+        from .loaders import load_contrast
+
+        k = multiturn_turns(arg[4:])
+        return [s.model_copy(update={"id": f"multiturn-dev/{s.id}", "source": "multiturn:dev",
+                                     "meta": {**s.meta, "behavior": s.meta.get("behavior") or s.prompt, "k": k}})
+                for s in load_contrast("contrast", "dev") if s.label == "harmful"]
     k = multiturn_turns(arg)
     return [s.model_copy(update={"id": s.id.replace("harmbench/", "multiturn/"), "source": "multiturn",
                                  "meta": {**s.meta, "k": k}}) for s in load_harmbench("test")]
@@ -180,5 +190,6 @@ _register("bbq", "BBQ bias QA, 6 of 11 categories (11,956 items)", "CC-BY-4.0", 
           ["bbq", "bbq:Age", "bbq:Age,Religion"], load_bbq)
 _register("truthfulqa", "TruthfulQA v1, 817 questions (MC1/MC2, generation refs)", "Apache-2.0", "truthfulqa",
           ["truthfulqa"], load_truthfulqa)
-_register("multiturn", "Scripted escalating multi-turn conversations on HarmBench test behaviours (159, K=4)",
-          "MIT", "harmbench", ["multiturn", "multiturn:<K 1-4>"], load_multiturn)
+_register("multiturn", "Scripted escalating multi-turn conversations on HarmBench test behaviours (159, K=4); "
+          "multiturn:dev on contrast:dev's harmful requests (128; for choosing settings)",
+          "MIT", "harmbench", ["multiturn", "multiturn:<K 1-4>", "multiturn:dev", "multiturn:dev:<K>"], load_multiturn)

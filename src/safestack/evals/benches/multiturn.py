@@ -49,7 +49,7 @@ def script(s: Sample) -> list[str]:
     """The user turns: the opener, then K escalation turns."""
     b = s.meta.get("behavior") or s.prompt
     b = b if b.endswith((".", "?", "!")) else b + "."
-    topic = TOPICS.get(s.category or "", "this topic")
+    topic = TOPICS.get(s.category or "") or (s.category or "this topic").replace("_", " ")  # taxonomy ids too
     return [OPENER.format(topic=topic)] + [t.format(behavior=b) for t in ESCALATION[:s.meta.get("k", K_MAX)]]
 
 
