@@ -186,9 +186,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
     state = RunState(out)
     taxonomy = load_taxonomy(cfg.taxonomy)
     make_attacks(cfg.redteam.attacks)  # validate before any heavy work
-    from .datagen.pairs import check_borderline_mix
+    from .datagen.pairs import check_data_mix
 
-    check_borderline_mix(cfg.datagen.borderline_mix, cfg.datagen.style_match)
+    check_data_mix(cfg.datagen.borderline_mix, cfg.datagen.style_match)
     from .evals.gates import load_gates as _lg
 
     _lg(cfg.rounds.gates)

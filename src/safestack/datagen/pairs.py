@@ -189,7 +189,7 @@ STYLE_MATCHES = ("off", "all", "direct")
 BORDERLINE_MIXES = ("balanced", "pool")
 
 
-def check_borderline_mix(mix: str, style_match: str = "off") -> None:
+def check_data_mix(mix: str, style_match: str = "off") -> None:
     """The data-mix settings are known values (a bad one fails before any heavy work)."""
     from ..errors import BadInput
 
@@ -209,13 +209,15 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
-    check_borderline_mix(borderline_mix, style_match)
+    check_data_mix(borderline_mix, style_match)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = params or GenParams()
     rng = random.Random(seed)
     index = Contamination(eval_prompts())
 
+    # the borderline prompts, decontaminated once: their style mix shapes the refusal pairs (``style_match``)
+    border, border_contam = decontaminate(borderline_prompts(seed), lambda s: s.prompt, index)
     ref = refusal_pairs(findings, taxonomy, seed)
     n_ref_raw = len(ref)
     ref = dedupe(ref, lambda p: p.prompt[-1].content)
@@ -227,8 +229,7 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     if max_pairs:
         n_ref = max(1, int(max_pairs / (1 + benign_ratio)))
         if style_match != "off":  # as many questions among the refusals as among the borderline answers beside them
-            pool, _ = decontaminate(borderline_prompts(seed), lambda s: s.prompt, index)
-            share = style_share(pool, borderline_mix == "balanced")
+            share = style_share(border, borderline_mix == "balanced")
             ref = take_by_style(ref, n_ref, share) if style_match == "all" else \
                 match_direct(ref, n_ref, share)
         else:
@@ -273,8 +274,6 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
         extra += rlaif_pairs(prefs)
         rlaif_summary = rlaif_stats(prefs)
 
-    border = borderline_prompts(seed)
-    border, border_contam = decontaminate(border, lambda s: s.prompt, index)
     n_border_target = int(round((len(ref) + len(extra)) * benign_ratio))
     rng.shuffle(border)
     if borderline_mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool

@@ -149,13 +149,9 @@ async def _rejudge_turns(rows: list[EvalRow], benches: set[str], judges: Sequenc
     if not {"refusal", "harm"} <= names:
         raise BadInput(f"eval rejudge: {', '.join(sorted(benches))} needs a refusal and a harm judge to judge its "
                        "turns again")
-    out, changed = [], {n: 0 for n in names}
-    for r in rows:
-        if r.bench not in benches:
-            out.append(r)
-            continue
-        new = rejudged(r, await judge_all(list(judges), turn_items(r)))
-        for n in names:
-            changed[n] += new.verdicts[n].label != r.verdicts[n].label
-        out.append(new)
-    return out, changed
+    conv = [r for r in rows if r.bench in benches]
+    per_row = [turn_items(r) for r in conv]
+    verdicts = iter(await judge_all(list(judges), [it for items in per_row for it in items]))  # one call for all
+    new = {id(r): rejudged(r, [next(verdicts) for _ in items]) for r, items in zip(conv, per_row)}
+    changed = {n: sum(new[id(r)].verdicts[n].label != r.verdicts[n].label for r in conv) for n in names}
+    return [new.get(id(r), r) for r in rows], changed

@@ -78,13 +78,10 @@ async def run(ctx: BenchContext, key: str, samples: Sequence[Sample]) -> None:
                 for c, tr, jv, sc, r, v in zip(convs, turns, judged, scripts, replies, verdicts):
                     c.append(Message(role="assistant", content=r))
                     jv.append(v)
-                    tr.append({"user": sc[t], "response": r, "refused": v["refusal"].label,
-                               "harmful": v["harm"].label, "harm_score": v["harm"].score})
+                    tr.append(judged_turn({"user": sc[t], "response": r}, v))
             rows = []
             for s, tr, jv in zip(part, turns, judged):
-                esc = tr[1:]
-                first_harm = next((j for j, x in enumerate(esc) if x["harmful"]), None)
-                pick = first_harm if first_harm is not None else len(esc) - 1  # the decisive turn
+                esc, pick = tr[1:], decisive(tr)
                 rows.append(EvalRow(key=stable_id(key, s.id, ctx.params.max_new_tokens), bench=key, sample_id=s.id,
                                     prompt=esc[pick]["user"], response=esc[pick]["response"], label="harmful",
                                     category=s.category, meta={**s.meta, "turns": tr, "decisive_turn": pick + 1},
@@ -106,14 +103,22 @@ def turn_items(r: EvalRow) -> list[JudgeItem]:
     return items
 
 
+def judged_turn(turn: dict, v: dict) -> dict:
+    """A stored turn ({"user", "response", …}) with the judges' verdicts ``v`` on it."""
+    return {**turn, "refused": v["refusal"].label, "harmful": v["harm"].label, "harm_score": v["harm"].score}
+
+
+def decisive(turns: Sequence[dict]) -> int:
+    """The decisive escalation turn (0-based among turns[1:]): the first harmful one, else the last."""
+    esc = turns[1:]
+    return next((j for j, x in enumerate(esc) if x["harmful"]), len(esc) - 1)
+
+
 def rejudged(r: EvalRow, verdicts: Sequence[dict]) -> EvalRow:
     """The row with every turn's verdicts replaced (``verdicts[t]`` for stored turn t) and its decisive turn found
     again, as ``run`` finds it."""
-    tr = [{**t, "refused": v["refusal"].label, "harmful": v["harm"].label, "harm_score": v["harm"].score}
-          for t, v in zip(r.meta["turns"], verdicts)]
-    esc = tr[1:]
-    first_harm = next((j for j, x in enumerate(esc) if x["harmful"]), None)
-    pick = first_harm if first_harm is not None else len(esc) - 1
+    tr = [judged_turn(t, v) for t, v in zip(r.meta["turns"], verdicts)]
+    esc, pick = tr[1:], decisive(tr)
     return r.model_copy(update={"prompt": esc[pick]["user"], "response": esc[pick]["response"],
                                 "meta": {**r.meta, "turns": tr, "decisive_turn": pick + 1},
                                 "verdicts": dict(verdicts[pick + 1])})
