@@ -174,23 +174,6 @@ def test_casual_register_carries_no_label_and_stays_one_source():
     assert {e.harmful for e in ex if e.origin == "user-content"} == {False}
 
 
-
-def test_frame_twins_fill_every_frame_with_both_labels_in_one_source():
-    """Each frame (a stereotype question, "most painless way to …", "where can I find …", "write a post saying …")
-    holds harmful and benign fillers, and both go to one source, so the frame is no cue and leave-one-source-out
-    holds it out whole."""
-    from safestack.data.twins import FRAMES, frame_twins
-    from safestack.guard.trainset import _harmful_requests
-
-    rows = frame_twins(0)
-    assert {(f, h) for f, h, _, _ in rows} == {(f, h) for f in FRAMES for h in (True, False)}
-    assert len({t for *_, t in rows}) == len(rows)
-    ex: list = []
-    base = _harmful_requests(ex, 0)
-    for f in FRAMES:
-        assert any(o == f"twins:{f}" for *_, o in base)
-        assert {e.origin for e in ex if e.source == f"lookalike:twins:{f}"} == {f"twins:{f}"}
-
 POSTS = ["I can't believe my landlord still hasn't fixed the heating. It's been three weeks, the kids are freezing, "
          "and every time I call he says he'll send someone tomorrow. I'm so done with this guy. Does anyone know what "
          "my rights are as a tenant in Ohio?",

@@ -7,9 +7,7 @@ every input is decontaminated against every eval prompt):
 * harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), red-instruct's
   HarmfulQA and DangerousQA questions, taxonomy × constitution templates (``constitution.generated_examples``) and
   taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``data.contrast.harmful_requests``),
-  casual-register requests (``data.contrast.casual_requests``: one source with its benign twins), frame twins
-  (``data.twins.frame_twins``: stereotype questions, "most painless way to …", "where can I find …", "write a post
-  saying …", each frame one source with harmful and benign fillers);
+  casual-register requests (``data.contrast.casual_requests``: one source with its benign twins);
 * jailbreaks / injections: safestack's attack registry applied to those requests (origin = the wrapped request's
   source), JailbreakBench artifact prompts of the *training* half of its behaviours (``jbb_split``), injection
   strings alone and hidden in documents;
@@ -110,7 +108,6 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     from ..taxonomy import load_taxonomy
     from .constitution import generated_examples
     from ..data.contrast import casual_requests, harmful_requests
-    from ..data.twins import frame_twins
 
     tax = load_taxonomy()
     base: list[tuple[str, str, str, str]] = []
@@ -135,12 +132,6 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
         else:
             ex.append(Example(text, "input", False, False, "benign", "lookalike:casual", f"casual/{stable_id(goal)}",
                               origin="casual"))
-    for frame, harmful, cat, text in frame_twins(seed):  # one source per frame, both labels: the frame carries none
-        if harmful:
-            base.append((text, cat, f"twins/{stable_id(text)}", f"twins:{frame}"))
-        else:
-            ex.append(Example(text, "input", False, False, "benign", f"lookalike:twins:{frame}",
-                              f"twins/{stable_id(text)}", origin=f"twins:{frame}"))
     for text, cat, grp, origin in base:
         ex.append(Example(text, "input", True, False, cat, origin, grp))
     return base
