@@ -152,6 +152,7 @@ async def _rejudge_turns(rows: list[EvalRow], benches: set[str], judges: Sequenc
     conv = [r for r in rows if r.bench in benches]
     per_row = [turn_items(r) for r in conv]
     verdicts = iter(await judge_all(list(judges), [it for items in per_row for it in items]))  # one call for all
-    new = {id(r): rejudged(r, [next(verdicts) for _ in items]) for r, items in zip(conv, per_row)}
-    changed = {n: sum(new[id(r)].verdicts[n].label != r.verdicts[n].label for r in conv) for n in names}
-    return [new.get(id(r), r) for r in rows], changed
+    new = [rejudged(r, [next(verdicts) for _ in items]) for r, items in zip(conv, per_row)]
+    changed = {n: sum(b.verdicts[n].label != a.verdicts[n].label for a, b in zip(conv, new)) for n in names}
+    it = iter(new)
+    return [next(it) if r.bench in benches else r for r in rows], changed
