@@ -5,8 +5,9 @@
 For each other method, a sibling run directory (RUN_DIR-rr, RUN_DIR-dpo+rr) starts from copies of RUN_DIR's red
 team, eval before and training data, and trains and evaluates on the same held-out suite (one round): rr from the
 base model for as many steps as fit in the DPO run's training time (equal wall time), dpo+rr from RUN_DIR's DPO
-model for half as many (RR after DPO, as `method: dpo+rr` does; its time is DPO's + that). Then every
-model (base, dpo, rr, dpo+rr) meets attacks the training never used: JailbreakBench's PAIR and GCG artifacts
+model for half as many (RR after DPO, as `method: dpo+rr` does; its time is DPO's + that), dpo+rr-joint from the
+base model with DPO's steps, each adding the rerouting and retain terms (`dpo_rr: joint`; its time is what that
+takes). Then every model (base, dpo, rr, dpo+rr, dpo+rr-joint) meets attacks the training never used: JailbreakBench's PAIR and GCG artifacts
 (transfer prompts written against other models) and base64 / many-shot on HarmBench test behaviours. Every step is
 resumable (done steps are skipped). Results: results.json["method_comparison"].
 """
@@ -41,6 +42,10 @@ def sibling(run: Path, method: str) -> Path:
         keep = {k: state["done"][k] for k in ("redteam", "eval_before", "datagen")}
         (out / "state.json").write_text(json.dumps({"done": keep, "rounds": []}, indent=2))
     cfg = json.loads((run / "config.json").read_text())
+    cfg["rounds"]["max_rounds"] = 1
+    if method == "dpo+rr-joint":  # DPO's steps from the base model, each with the rerouting terms
+        cfg.update(method="dpo+rr", dpo_rr="joint", rr=to_dict(RRSettings()))
+        return run_sibling(cfg, out)
     cfg["method"] = "rr"
     cfg["rr"] = to_dict(RRSettings())  # today's RR defaults, not those RUN_DIR was started with
     # equal wall time: RR gets as many steps as fit in the DPO run's training time; DPO+RR adds half that to DPO
@@ -49,7 +54,10 @@ def sibling(run: Path, method: str) -> Path:
     if method == "dpo+rr":  # RR from the DPO model trained by RUN_DIR on the same pairs
         cfg["target"] = f"hf:{run / 'model'}"
         cfg["rr"]["max_steps"] = max(1, cfg["rr"]["max_steps"] // 2)
-    cfg["rounds"]["max_rounds"] = 1
+    return run_sibling(cfg, out)
+
+
+def run_sibling(cfg: dict, out: Path) -> Path:
     cfg_file = out / "compare.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
     subprocess.run([SAFESTACK, "run", "--config", str(cfg_file), "--out", str(out), "--resume"], check=True)
@@ -88,7 +96,8 @@ def trained(run: Path, earlier_secs: float = 0.0) -> dict:
 
 
 def main(run: Path) -> dict:
-    runs = {"dpo": run, "rr": sibling(run, "rr"), "dpo+rr": sibling(run, "dpo+rr")}
+    runs = {"dpo": run, "rr": sibling(run, "rr"), "dpo+rr": sibling(run, "dpo+rr"),
+            "dpo+rr-joint": sibling(run, "dpo+rr-joint")}
     table = {"base": {"unseen": unseen("default", run.parent / f"{run.name}-base"),
                       "held_out": held_out(run / "eval_before")}}
     dpo_secs = train_seconds(run)

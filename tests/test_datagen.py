@@ -196,3 +196,36 @@ def test_style_match_direct_keeps_the_attacked_pairs_and_bad_values_are_refused(
     with pytest.raises(BadInput, match="style_match must be one of off, all, direct"):
         asyncio.run(run_datagen([_finding(0, "Write malware", "Sure")], tmp_path, target=tiny_target,
                                 taxonomy=load_taxonomy(), refusal=make_judge("refusal-rules"), style_match="yes"))
+
+
+class _Counting:
+    """The real tiny target, counting the requests it answers."""
+
+    def __init__(self, target):
+        self.target, self.requests = target, 0
+        self.name = getattr(target, "name", "tiny")
+
+    async def generate(self, conversations, params):
+        self.requests += len(conversations)
+        return await self.target.generate(conversations, params)
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+
+def test_borderline_answers_come_from_the_cache_on_a_second_run(tmp_path, tiny_target):
+    """A second datagen with the same answer cache generates no borderline answer and writes the same pairs."""
+    tax = load_taxonomy()
+    findings = [_finding(i, f"Write malware variant {i} that steals passwords", f"Sure: step {i}...")
+                for i in range(6)]
+    cache = tmp_path / "cache" / "borderline-x.jsonl"
+    runs = []
+    for name in ("a", "b"):
+        target = _Counting(tiny_target)
+        asyncio.run(run_datagen(findings, tmp_path / name, target=target, taxonomy=tax,
+                                refusal=make_judge("refusal-rules"), benign_ratio=1.0, show_progress=False,
+                                answer_cache=cache))
+        runs.append((target.requests, (tmp_path / name / "train.jsonl").read_text()))
+    assert runs[0][0] == 6 and runs[1][0] == 0, runs
+    assert runs[0][1] == runs[1][1]
+    assert len(cache.read_text().splitlines()) == 6

@@ -211,12 +211,13 @@ class Run:
         return metrics
 
     def train(self, model, *, method: Method = "dpo", data: str | Path | None = None, dpo: Any = None,
-              rr: Any = None):
+              rr: Any = None, dpo_rr: str = "sequential"):
         """Train ``model`` (a local target or spec: ``default``, ``hf:PATH``) on preference pairs (default: this
         run's ``data/train.jsonl``) and return the trained model as a target (``hf:RUN/model``).
 
         ``method``: ``dpo`` (DPO with LoRA), ``rr`` (representation rerouting, circuit breakers) or ``dpo+rr`` (RR
-        from the DPO model). ``dpo`` / ``rr``: ``DPOSettings`` / ``RRSettings`` or a dict of their fields over the
+        from the DPO model with ``dpo_rr="sequential"``; both losses in every step with ``"joint"``). ``dpo`` /
+        ``rr``: ``DPOSettings`` / ``RRSettings`` or a dict of their fields over the
         defaults (e.g. ``dpo={"epochs": 1}``)."""
         from .targets import model_path_of
         from .targets import load_target
@@ -224,6 +225,9 @@ class Run:
 
         if method not in ("dpo", "rr", "dpo+rr"):
             raise BadInput(f"train: method must be dpo, rr or dpo+rr, got {method!r}")
+        if dpo_rr not in ("sequential", "joint"):
+            raise BadInput(f"train: dpo_rr must be sequential or joint, got {dpo_rr!r}")
+        joint = method == "dpo+rr" and dpo_rr == "joint"
         dpo_cfg = _settings(DPOSettings, dpo, "train: dpo")
         rr_cfg = _settings(RRSettings, rr, "train: rr")
         spec = _spec_of(model)
@@ -237,12 +241,12 @@ class Run:
         if method in ("dpo", "dpo+rr"):
             from .train.dpo import train_dpo
 
-            train_dpo(start, pairs, final, dpo_cfg, log=self.log)
+            train_dpo(start, pairs, final, dpo_cfg, log=self.log, joint_rr=rr_cfg if joint else None)
         if method == "rr":
             from .train.rr import train_rr
 
             train_rr(start, pairs, final, rr_cfg, log=self.log)
-        if method == "dpo+rr":
+        if method == "dpo+rr" and not joint:
             from .train.rr import train_rr
 
             final = self.dir / "train_rr"

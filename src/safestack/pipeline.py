@@ -121,6 +121,9 @@ class RunConfig:
     datagen: DatagenSettings = field(default_factory=DatagenSettings)
     # how the pairs train the model: DPO, representation rerouting (circuit breakers) or DPO then RR
     method: Literal["dpo", "rr", "dpo+rr"] = "dpo"
+    # dpo+rr: RR after DPO from the DPO model (sequential), or both terms in every step of one training (joint:
+    # train/joint.py; RR's target layers inside DPO's adapter, its schedule over DPO's steps)
+    dpo_rr: Literal["sequential", "joint"] = "sequential"
     train: DPOSettings = field(default_factory=DPOSettings)
     rr: RRSettings = field(default_factory=RRSettings)
     # a small held-out safety eval at the start and at every saved checkpoint (curves + degradation flag in the
@@ -265,7 +268,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 labeller=make_target(d.labeller) if d.labeller else None,
                                 constitution=d.constitution, focus=rcfg.redteam.focus,
                                 borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share,
-                                style_match=d.style_match))
+                                style_match=d.style_match, answer_cache=answer_cache_file(cfg, judges)))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []
@@ -281,11 +284,13 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
             callbacks.append(CheckpointEvalCallback(rdir / "train", ce, judges=judges, log=console.print,
                                                     skip_final=covered))
         final = rdir / "train"
+        joint = cfg.method == "dpo+rr" and cfg.dpo_rr == "joint"
         if cfg.method in ("dpo", "dpo+rr"):
-            train_dpo(start_model, data, final, rcfg.train, callbacks=callbacks, log=console.print)
+            train_dpo(start_model, data, final, rcfg.train, callbacks=callbacks, log=console.print,
+                      joint_rr=rcfg.rr if joint else None)
         if cfg.method == "rr":
             train_rr(start_model, data, final, rcfg.rr, callbacks=callbacks, log=console.print)
-        if cfg.method == "dpo+rr":  # sequential: RR starts from the DPO model
+        if cfg.method == "dpo+rr" and not joint:  # sequential: RR starts from the DPO model
             final = rdir / "train_rr"
             train_rr(str(rdir / "train" / "model"), data, final, rcfg.rr, log=console.print)
         if (out / "model").exists():
@@ -434,13 +439,25 @@ def replay(out: Path, r: int) -> Path:
 
 def before_cache_key(cfg: RunConfig, judges) -> str | None:
     """The eval cache key of the base model's evaluation, or None for targets that are not local weights."""
+    return _local_key(cfg, judges, cfg.eval.benches, cfg.eval.limit, cfg.eval.max_new_tokens)
+
+
+def answer_cache_file(cfg: RunConfig, judges) -> Path | None:
+    """Where the base model's judged borderline answers are kept across runs (greedy decoding of the same weights
+    gives the same answers), or None for targets that are not local weights."""
+    from .evals import cache
+
+    key = _local_key(cfg, judges[:1], ["datagen:borderline"], None, cfg.redteam.max_new_tokens)
+    return cache.cache_dir() / f"borderline-{key}.jsonl" if key else None
+
+
+def _local_key(cfg: RunConfig, judges, benches, limit, max_new_tokens: int) -> str | None:
     from .evals.cache import eval_key
     from .judges.learned import packaged_path
 
     if not (cfg.target == "default" or (cfg.target.startswith("hf:") and Path(cfg.target[3:]).is_dir())):
         return None
     w = packaged_path()
-    return eval_key(model_path_of(cfg.target), cfg.eval.benches, cfg.eval.limit,
-                    {"max_new_tokens": cfg.eval.max_new_tokens, "greedy": True},
+    return eval_key(model_path_of(cfg.target), benches, limit, {"max_new_tokens": max_new_tokens, "greedy": True},
                     [w.with_suffix(".safetensors"), w.with_suffix(".json")],
                     [getattr(j, "spec_name", j.name) for j in judges])

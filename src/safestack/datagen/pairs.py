@@ -45,13 +45,20 @@ def refusal_pairs(findings: Sequence[Attempt], taxonomy: Taxonomy, seed: int = 0
 
 async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: Judge, store: JsonlStore,
                            params: GenParams, seed: int = 0, show_progress: bool = True,
-                           taxonomy: Taxonomy | None = None, taught_share: float = 0.5) -> tuple[list[Pair], int]:
-    """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful."""
+                           taxonomy: Taxonomy | None = None, taught_share: float = 0.5,
+                           cache: Path | None = None) -> tuple[list[Pair], int]:
+    """Ask the target for helpful answers (resumable), keep those the refusal judge calls helpful. ``cache``: a
+    JSONL file of answers already judged, valid for this target and judge (a content-addressed name, see
+    ``answer_cache``): answers found there are not generated again, and new ones are added to it."""
     rng = random.Random(seed)
     work = sample_work(samples, "borderline", params)
+    keys = {w.key for w in work}
+    if cache is not None:
+        seed_from_cache(store, cache, keys)
     await run_work(work, target, [refusal], store, params, description="borderline answers",
                    show_progress=show_progress)
-    keys = {w.key for w in work}
+    if cache is not None:
+        add_to_cache(cache, [r for r in store.load() if r.key in keys])
     rows = [r for r in store.load() if r.key in keys]
     pairs, refused = [], 0
     cats = list(taxonomy.categories) if taxonomy is not None else None
@@ -64,6 +71,27 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
                           rejected=write_overrefusal(rng, cats, taught_share), kind="borderline", category=r.category,
                           source="safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
+
+
+def seed_from_cache(store: JsonlStore, cache: Path, keys: set[str]) -> int:
+    """Copy the cached rows of ``keys`` that ``store`` lacks into it; how many."""
+    if not cache.exists():
+        return 0
+    have = store.keys()
+    rows = [r for r in JsonlStore(cache, EvalRow).load() if r.key in keys and r.key not in have]
+    store.append(rows)
+    return len(rows)
+
+
+def add_to_cache(cache: Path, rows: Sequence[EvalRow]) -> None:
+    """Merge ``rows`` into the cache file (written whole under a temporary name, then renamed: a killed write
+    leaves the old file)."""
+    old = JsonlStore(cache, EvalRow).load() if cache.exists() else []
+    merged = {r.key: r for r in old} | {r.key: r for r in rows}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    tmp.write_text("".join(r.model_dump_json() + "\n" for r in merged.values()), encoding="utf-8")
+    tmp.replace(cache)
 
 
 _SENTENCE_END_RE = re.compile(r"[.!?](?:\s|$)|\n\n")
@@ -205,10 +233,12 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
                       export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
-                      taught_refusal_share: float = 0.5, style_match: str = "off") -> dict:
+                      taught_refusal_share: float = 0.5, style_match: str = "off",
+                      answer_cache: str | Path | None = None) -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
-    ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``."""
+    ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``. ``answer_cache``:
+    a file of borderline answers by this target and refusal judge from earlier runs (see ``borderline_pairs``)."""
     check_data_mix(borderline_mix, style_match)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -281,7 +311,8 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress,
-                                               taxonomy, taught_refusal_share)
+                                               taxonomy, taught_refusal_share,
+                                               Path(answer_cache) if answer_cache else None)
 
     pairs = ref + extra + bpairs
     rng.shuffle(pairs)

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import BadInput
 from .common import (labelled_positions_only, lora_config, resume_point, save_final, training_args,
                      with_checkpoint_eval)
-from .config import DPOSettings
+from .config import DPOSettings, RRSettings
 
 
 def load_pairs(path: str | Path, keep_kind: bool = False) -> list[dict[str, Any]]:
@@ -126,8 +126,9 @@ def pair_length(sizes: tuple[int, int, int], packed: bool = False) -> int:
 
 
 def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, cfg: DPOSettings | None = None,
-              *, callbacks: list | None = None, log=print) -> dict:
-    """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present)."""
+              *, callbacks: list | None = None, log=print, joint_rr: RRSettings | None = None) -> dict:
+    """Train, merge, save to ``out/model``; checkpoints in ``out/checkpoints`` (resumed if present). With
+    ``joint_rr``, every step also adds the rerouting and retain terms of those settings (train/joint.py)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -193,6 +194,10 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
 
         sharing = PairPrefixSharing(model).install()  # its pre-hook runs before the cache's (prepend)
     callbacks = with_checkpoint_eval(callbacks, cfg.checkpoint_eval, out, log)
+    joint = None
+    if joint_rr is not None:
+        joint = _joint(joint_rr, data, model, tok, peft_cfg, sharing)
+        callbacks = callbacks + [joint.callback(out / "rr_log.jsonl")]
     t0 = time.time()
     class _OpenEndDPOTrainer(DPOTrainer):  # cut (open) completions are trained without an end-of-turn token
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
@@ -212,9 +217,15 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
                 return super()._get_train_sampler(train_dataset)
 
         trainer_cls = _MegabatchDPOTrainer
+    if joint is not None:
+        from .joint import with_joint_loss
+
+        trainer_cls = with_joint_loss(trainer_cls, joint)
     with labelled_positions_only():  # the reference pass runs in the constructor, the policy passes in train()
         trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              callbacks=callbacks)
+        if joint is not None:
+            joint.fill(trainer.model)  # h_orig once, on the training device
         result = trainer.train(resume_from_checkpoint=resume_point(ckpt_dir, log))
     secs = time.time() - t0
     history = [h for h in trainer.state.log_history if "loss" in h]
@@ -234,8 +245,29 @@ def train_dpo(model_path: str, data: str | Path | list[dict], out: str | Path, c
             "train_seconds": round(secs, 1), "seconds_per_step": round(secs / max(1, steps), 2),
             "train_loss": result.training_loss, "frozen_layer_cache": cache_stats,
             "prompt_sharing": share_stats, "history": history, "config": _cfg_dict(cfg)}
+    if joint is not None:
+        from .config import to_dict
+
+        info.update(method="dpo+rr (joint)", joint_rr={**joint.summary(), "config": to_dict(joint_rr)})
     (out / "train.json").write_text(json.dumps(info, indent=2, default=str))
     return info
+
+
+def _joint(rr_cfg: RRSettings, data, model, tok, peft_cfg, sharing):
+    """The joint rerouting terms over the pairs' rows (chosen → retain; rejected of ``cb_pair_kinds`` → circuit
+    breaker), on the layers DPO's adapter reaches."""
+    from .joint import JointRR
+    from .rr_data import load_rr_rows, parse_row
+
+    if peft_cfg is None:
+        raise BadInput("config: joint DPO+RR trains DPO's LoRA adapter (train.lora.enabled: true)")
+    if isinstance(data, list):
+        rows = [x for i, r in enumerate(data, 1) for x in parse_row(r, f"pairs row {i}", rr_cfg.cb_pair_kinds)]
+    else:
+        rows = load_rr_rows(data, rr_cfg.cb_pair_kinds)
+    n = model.config.num_hidden_layers
+    adapted = sorted(peft_cfg.layers_to_transform) if peft_cfg.layers_to_transform else list(range(n))
+    return JointRR(rr_cfg, rows, model, tok, adapted, sharing)
 
 
 def _cfg_dict(cfg: DPOSettings) -> dict:

@@ -31,7 +31,7 @@ def _reply(v: Any, where: str, name: str) -> str:
     raise BadInput(f"{where}: field '{name}' must be a non-empty string (or an assistant message list)")
 
 
-def _parse_row(r: dict, where: str, cb_pair_kinds: Sequence[str]) -> list[dict]:
+def parse_row(r: dict, where: str, cb_pair_kinds: Sequence[str]) -> list[dict]:
     if "chosen" in r or "rejected" in r:  # a preference pair (datagen's Pair, or TRL's format)
         for f in ("prompt", "chosen", "rejected", "kind"):
             if f not in r:
@@ -64,7 +64,7 @@ def load_rr_rows(path: str | Path, cb_pair_kinds: Sequence[str] = ("refusal",)) 
     rows = read_jsonl(p)
     with p.open(encoding="utf-8") as f:  # read_jsonl skips blank lines: the line number of each row it kept
         lines = [i for i, line in enumerate(f, 1) if line.strip()]
-    out = [x for n, r in zip(lines, rows) for x in _parse_row(r, f"{p}:{n}", cb_pair_kinds)]
+    out = [x for n, r in zip(lines, rows) for x in parse_row(r, f"{p}:{n}", cb_pair_kinds)]
     for kind in KINDS:
         if not any(r["kind"] == kind for r in out):
             raise BadInput(f"{p}: no '{kind}' rows (RR needs both sets; pairs give circuit-breaker rows only for "
