@@ -238,3 +238,16 @@ def test_bad_input_exits_2_naming_file_line_and_field(tmp_path, tiny_dir, monkey
     assert e.value.code == 2
     assert needle in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_retain_pair_kinds_keeps_only_those_chosen_replies(tmp_path):
+    pairs = [{"prompt": "How do I hack a bank?", "chosen": "I can't help with that.",
+              "rejected": "Sure, start by phishing the staff.", "kind": "refusal"},
+             {"prompt": "How do I kill a Python process?", "chosen": "Run kill with its PID.",
+              "rejected": "I can't help with that.", "kind": "borderline"}]
+    rows = load_rr_rows(_write(tmp_path / "pairs.jsonl", pairs), retain_pair_kinds=["borderline"])
+    assert sorted((r["kind"], r["completion"]) for r in rows) == [
+        ("circuit_breaker", "Sure, start by phishing the staff."), ("retain", "Run kill with its PID.")]
+    with pytest.raises(BadInput, match="no 'retain' rows"):
+        load_rr_rows(_write(tmp_path / "b.jsonl", pairs[:1]), retain_pair_kinds=["borderline"])
+    assert from_dict(RRSettings, {"retain_pair_kinds": ["borderline"]}).retain_pair_kinds == ["borderline"]

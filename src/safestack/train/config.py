@@ -266,6 +266,8 @@ class RRSettings(PolicySettings):
     #   also over the prompt (the reference code masks request + response alike)
     cb_pair_kinds: list[str] = field(default_factory=lambda: ["refusal"])  # preference-pair input: kinds whose
     #   rejected reply is a harmful completion (circuit-breaker set); every pair's chosen reply goes to retain
+    retain_pair_kinds: list[str] | None = None  # preference-pair input: kinds whose chosen reply goes to the retain
+    #   set (None: every kind; [borderline]: benign answers only, so refusals are not pinned)
     learning_rate: float = 3e-4
     max_steps: int = 150  # T of the schedule
     max_prompt_length: int = 128  # prompt tokens (chat-rendered), cut from the left: the latest turn is kept

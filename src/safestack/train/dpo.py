@@ -262,9 +262,10 @@ def _joint(rr_cfg: RRSettings, data, model, tok, peft_cfg, sharing):
     if peft_cfg is None:
         raise BadInput("config: joint DPO+RR trains DPO's LoRA adapter (train.lora.enabled: true)")
     if isinstance(data, list):
-        rows = [x for i, r in enumerate(data, 1) for x in parse_row(r, f"pairs row {i}", rr_cfg.cb_pair_kinds)]
+        rows = [x for i, r in enumerate(data, 1)
+                for x in parse_row(r, f"pairs row {i}", rr_cfg.cb_pair_kinds, rr_cfg.retain_pair_kinds)]
     else:
-        rows = load_rr_rows(data, rr_cfg.cb_pair_kinds)
+        rows = load_rr_rows(data, rr_cfg.cb_pair_kinds, rr_cfg.retain_pair_kinds)
     n = model.config.num_hidden_layers
     adapted = sorted(peft_cfg.layers_to_transform) if peft_cfg.layers_to_transform else list(range(n))
     return JointRR(rr_cfg, rows, model, tok, adapted, sharing)

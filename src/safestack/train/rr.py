@@ -342,7 +342,8 @@ def train_rr(model_spec_or_path: str, data_path: str | Path | list[dict], out_di
     cfg = cfg or RRSettings()
     check_settings(cfg)
     out = Path(out_dir)
-    rows = data_path if isinstance(data_path, list) else load_rr_rows(data_path, cfg.cb_pair_kinds)
+    rows = data_path if isinstance(data_path, list) else load_rr_rows(data_path, cfg.cb_pair_kinds,
+                                                                      cfg.retain_pair_kinds)
     path = model_path_of(model_spec_or_path)
     model, tok, on_cpu, layers = prepare_model(path, cfg)
     sets = {k: encode_rows([r for r in rows if r["kind"] == k], tok, cfg) for k in KINDS}

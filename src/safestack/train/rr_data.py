@@ -31,14 +31,17 @@ def _reply(v: Any, where: str, name: str) -> str:
     raise BadInput(f"{where}: field '{name}' must be a non-empty string (or an assistant message list)")
 
 
-def parse_row(r: dict, where: str, cb_pair_kinds: Sequence[str]) -> list[dict]:
+def parse_row(r: dict, where: str, cb_pair_kinds: Sequence[str],
+              retain_pair_kinds: Sequence[str] | None = None) -> list[dict]:
     if "chosen" in r or "rejected" in r:  # a preference pair (datagen's Pair, or TRL's format)
         for f in ("prompt", "chosen", "rejected", "kind"):
             if f not in r:
                 raise BadInput(f"{where}: missing field '{f}' (a preference pair needs prompt, chosen, rejected "
                                "and its kind: refusal, borderline, …)")
         prompt = _messages(r["prompt"], where, "prompt")
-        out = [{"kind": "retain", "prompt": prompt, "completion": _reply(r["chosen"], where, "chosen")}]
+        out = []
+        if retain_pair_kinds is None or r["kind"] in retain_pair_kinds:
+            out.append({"kind": "retain", "prompt": prompt, "completion": _reply(r["chosen"], where, "chosen")})
         if r["kind"] in cb_pair_kinds:
             out.append({"kind": "circuit_breaker", "prompt": prompt,
                         "completion": _reply(r["rejected"], where, "rejected")})
@@ -53,7 +56,8 @@ def parse_row(r: dict, where: str, cb_pair_kinds: Sequence[str]) -> list[dict]:
              "completion": _reply(r["completion"], where, "completion")}]
 
 
-def load_rr_rows(path: str | Path, cb_pair_kinds: Sequence[str] = ("refusal",)) -> list[dict]:
+def load_rr_rows(path: str | Path, cb_pair_kinds: Sequence[str] = ("refusal",),
+                 retain_pair_kinds: Sequence[str] | None = None) -> list[dict]:
     """Rows ``{"kind": "circuit_breaker"|"retain", "prompt": str|messages, "completion": str}``, or preference pairs
     (prompt/chosen/rejected/kind): the chosen reply → retain; the rejected one → circuit breaker when the pair's
     kind is in ``cb_pair_kinds`` (refusal pairs: rejected = the model's harmful reply). Both may be mixed.
@@ -64,7 +68,7 @@ def load_rr_rows(path: str | Path, cb_pair_kinds: Sequence[str] = ("refusal",)) 
     rows = read_jsonl(p)
     with p.open(encoding="utf-8") as f:  # read_jsonl skips blank lines: the line number of each row it kept
         lines = [i for i, line in enumerate(f, 1) if line.strip()]
-    out = [x for n, r in zip(lines, rows) for x in parse_row(r, f"{p}:{n}", cb_pair_kinds)]
+    out = [x for n, r in zip(lines, rows) for x in parse_row(r, f"{p}:{n}", cb_pair_kinds, retain_pair_kinds)]
     for kind in KINDS:
         if not any(r["kind"] == kind for r in out):
             raise BadInput(f"{p}: no '{kind}' rows (RR needs both sets; pairs give circuit-breaker rows only for "
