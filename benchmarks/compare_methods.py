@@ -7,9 +7,10 @@ team, eval before and training data, and trains and evaluates on the same held-o
 base model for as many steps as fit in the DPO run's training time (equal wall time), dpo+rr from RUN_DIR's DPO
 model for half as many (RR after DPO, as `method: dpo+rr` does; its time is DPO's + that), dpo+rr-joint from the
 base model with DPO's steps, each adding the rerouting and retain terms (`dpo_rr: joint`; its time is what that
-takes). Then every model (base, dpo, rr, dpo+rr, dpo+rr-joint) meets attacks the training never used: JailbreakBench's PAIR and GCG artifacts
-(transfer prompts written against other models) and base64 / many-shot on HarmBench test behaviours. Every step is
-resumable (done steps are skipped). Results: results.json["method_comparison"].
+takes). Then every model (base, dpo, rr, dpo+rr, dpo+rr-joint) meets attacks the training never used:
+JailbreakBench's PAIR and GCG artifacts (transfer prompts written against other models) and base64 / many-shot on
+HarmBench test behaviours. Every step is resumable (done steps are skipped). Results:
+results.json["method_comparison"].
 """
 
 import json

@@ -217,8 +217,8 @@ class Run:
 
         ``method``: ``dpo`` (DPO with LoRA), ``rr`` (representation rerouting, circuit breakers) or ``dpo+rr`` (RR
         from the DPO model with ``dpo_rr="sequential"``; both losses in every step with ``"joint"``). ``dpo`` /
-        ``rr``: ``DPOSettings`` / ``RRSettings`` or a dict of their fields over the
-        defaults (e.g. ``dpo={"epochs": 1}``)."""
+        ``rr``: ``DPOSettings`` / ``RRSettings`` or a dict of their fields over the defaults (e.g.
+        ``dpo={"epochs": 1}``)."""
         from .targets import model_path_of
         from .targets import load_target
         from .train.config import DPOSettings, RRSettings

@@ -57,9 +57,9 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
         seed_from_cache(store, cache, keys)
     await run_work(work, target, [refusal], store, params, description="borderline answers",
                    show_progress=show_progress)
-    if cache is not None:
-        add_to_cache(cache, [r for r in store.load() if r.key in keys])
     rows = [r for r in store.load() if r.key in keys]
+    if cache is not None:
+        add_to_cache(cache, rows)
     pairs, refused = [], 0
     cats = list(taxonomy.categories) if taxonomy is not None else None
     for r in rows:

@@ -20,13 +20,14 @@ optimizer step, so a resumed run draws what it would have drawn).
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 
 from ..errors import BadInput
 from .config import RRSettings
-from .rr import OriginalCache, RRLayers, RRLogCallback, RRState, resolve_layers, rr_coefficients, rr_losses
+from .rr import OriginalCache, RRLayers, RRLogCallback, RRState, resolve_layers, rr_step_loss
 from .rr_data import KINDS, encode_rows, make_collator
 
 
@@ -79,34 +80,17 @@ class JointRR:
                                       max(self.cfg.batch_size, 16))
 
     def loss(self, model, step: int, total: int) -> torch.Tensor:
-        """c_rr(t)·L_rr + c_retain(t)·L_retain on step ``step``'s batch; the terms are logged for the callback."""
+        """c_rr(t)·L_rr + c_retain(t)·L_retain on step ``step``'s batch (``rr_step_loss``, logged as in RR)."""
         items = [{"cb": i % self.n_cb, "retain": i % self.n_retain}
                  for i in step_items(step, self.cfg.batch_size, self.n, self.cfg.seed)]
         device = next(model.parameters()).device
         inputs = {k: v.to(device) for k, v in self.collate(items).items()}
         with self._unshared():
-            parts = rr_losses(model, inputs, self.state)
-        c_rr, c_ret = rr_coefficients(step, total, self.cfg.alpha, self.cfg.retain_weight)
-        loss = c_rr * parts["rerouting_loss"] + c_ret * parts["retain_loss"]
-        self.state.pending.append({"step": step, "c_rr": c_rr, "c_retain": c_ret, "loss": float(loss.detach()),
-                                   "rerouting_loss": float(parts["rerouting_loss"].detach()),
-                                   "retain_loss": float(parts["retain_loss"].detach()), "cos": parts["cos"],
-                                   "retain_cos": parts["retain_cos"]})
-        return loss
+            return rr_step_loss(model, inputs, self.state, step, total)
 
     def _unshared(self):
-        sharing = self.sharing
-
-        class _Paused:
-            def __enter__(self):
-                if sharing is not None:
-                    sharing.uninstall()
-
-            def __exit__(self, *exc):
-                if sharing is not None:
-                    sharing.install()
-
-        return _Paused()
+        """DPO's prompt sharing paused (``PairPrefixSharing.paused``), or nothing when there is none."""
+        return self.sharing.paused() if self.sharing is not None else nullcontext()
 
     def summary(self) -> dict[str, Any]:
         return {"target_layers": self.layers.target, "retain_layers": self.layers.retain,

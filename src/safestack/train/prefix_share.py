@@ -32,6 +32,7 @@ checkpoint eval, a batch that is not made of pairs. It is off for attention kern
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,18 @@ class PairPrefixSharing:
 
     def __exit__(self, *exc):
         self.uninstall()
+
+    @contextmanager
+    def paused(self):
+        """Forwards inside run unpacked (a batch that is not chosen/rejected pairs, whose per-layer states a hook
+        reads in the caller's layout); the hooks are back afterwards if they were installed."""
+        was = bool(self._handles)
+        self.uninstall()
+        try:
+            yield self
+        finally:
+            if was:
+                self.install()
 
     # -- hooks -------------------------------------------------------------------------------------------------------
     def _pre(self, module, args, kwargs):

@@ -235,6 +235,19 @@ def rr_losses(model, inputs: dict, rr: RRState) -> dict[str, Any]:
             "cos": layer_cosines(h_cb, o_cb, mask[:B]), "retain_cos": layer_cosines(h_ret, o_ret, mask[B:])}
 
 
+def rr_step_loss(model, inputs: dict, rr: RRState, step: int, total_steps: int) -> torch.Tensor:
+    """c_rr(t)·L_rr + c_retain(t)·L_retain on one batch at step t of T; the terms are queued in ``rr.pending`` for
+    ``RRLogCallback`` (used by ``RRTrainer`` and by joint DPO+RR, train/joint.py)."""
+    c_rr, c_ret = rr_coefficients(step, total_steps, rr.cfg.alpha, rr.cfg.retain_weight)
+    parts = rr_losses(model, inputs, rr)
+    loss = c_rr * parts["rerouting_loss"] + c_ret * parts["retain_loss"]
+    rr.pending.append({"step": step, "c_rr": c_rr, "c_retain": c_ret, "loss": float(loss.detach()),
+                       "rerouting_loss": float(parts["rerouting_loss"].detach()),
+                       "retain_loss": float(parts["retain_loss"].detach()), "cos": parts["cos"],
+                       "retain_cos": parts["retain_cos"]})
+    return loss
+
+
 class RRTrainer(Trainer):
     loss_is_scaled_for_ga = False  # a per-micro-batch mean: the Trainer divides by the accumulation steps
 
@@ -243,14 +256,7 @@ class RRTrainer(Trainer):
         self.rr = rr
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        t = self.state.global_step
-        c_rr, c_ret = rr_coefficients(t, self.state.max_steps, self.rr.cfg.alpha, self.rr.cfg.retain_weight)
-        parts = rr_losses(model, inputs, self.rr)
-        loss = c_rr * parts["rerouting_loss"] + c_ret * parts["retain_loss"]
-        self.rr.pending.append({"step": t, "c_rr": c_rr, "c_retain": c_ret, "loss": float(loss.detach()),
-                                "rerouting_loss": float(parts["rerouting_loss"]),
-                                "retain_loss": float(parts["retain_loss"]), "cos": parts["cos"],
-                                "retain_cos": parts["retain_cos"]})
+        loss = rr_step_loss(model, inputs, self.rr, self.state.global_step, self.state.max_steps)
         return (loss, None) if return_outputs else loss
 
 
