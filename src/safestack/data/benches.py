@@ -175,6 +175,17 @@ def load_multiturn(arg: str = "") -> list[Sample]:
                                  "meta": {**s.meta, "k": k}}) for s in load_harmbench("test")]
 
 
+def load_hh_heldout(arg: str = "") -> list[Sample]:
+    """HH-RLHF's human red-team first turns, held-out part (``loaders.load_hh_first_turns``): ``harmful`` / ``benign``
+    for one label, nothing for both."""
+    from .loaders import load_hh_first_turns
+
+    if arg not in ("", "harmful", "benign"):
+        raise BadInput(f"hh-heldout: unexpected argument '{arg}' (hh-heldout, hh-heldout:harmful, hh-heldout:benign)")
+    return [s.model_copy(update={"source": "hh-heldout"}) for s in load_hh_first_turns("heldout")
+            if not arg or s.label == arg]
+
+
 def _register(name: str, description: str, licence: str, vendor: str, specs: list[str], load) -> None:
     DATASETS.add(DatasetInfo(name, description, "eval", licence, lambda: load(""), vendor, specs, load_spec=load))
 
@@ -190,6 +201,9 @@ _register("bbq", "BBQ bias QA, 6 of 11 categories (11,956 items)", "CC-BY-4.0", 
           ["bbq", "bbq:Age", "bbq:Age,Religion"], load_bbq)
 _register("truthfulqa", "TruthfulQA v1, 817 questions (MC1/MC2, generation refs)", "Apache-2.0", "truthfulqa",
           ["truthfulqa"], load_truthfulqa)
+_register("hh-heldout", "HH-RLHF red-team first turns, held-out part: human-written requests, harmful and benign "
+          "(two model labellers; never trained on)", "MIT", "hh_rlhf", ["hh-heldout", "hh-heldout:harmful",
+                                                                        "hh-heldout:benign"], load_hh_heldout)
 _register("multiturn", "Scripted escalating multi-turn conversations on HarmBench test behaviours (159, K=4); "
           "multiturn:dev on contrast:dev's harmful requests (128; for choosing settings)",
           "MIT", "harmbench", ["multiturn", "multiturn:<K 1-4>", "multiturn:dev", "multiturn:dev:<K>"], load_multiturn)

@@ -178,6 +178,42 @@ def load_hh_rlhf(part: str = "train", last_turn_only: bool = True) -> list[dict]
     return out
 
 
+HH_LABELS = "first_turn_labels.jsonl"
+
+
+def load_hh_first_turns(part: str = "train", keep_unclear: bool = False) -> list[Sample]:
+    """HH-RLHF harmless-base's first human turns (crowdworkers red-teaming an assistant: human-written, casual, many
+    harmless), each labelled harmful / benign by two independent labellers (``first_turn_labels.jsonl``; rows they
+    disagreed on, or either called unclear, are ``unclear`` and left out unless ``keep_unclear``: then they come as
+    benign with ``meta["unclear"]``). ``part``: train | heldout | all, the split of ``hh_part`` (25 % held out,
+    by transcript). Deduplicated and decontaminated against every evaluation bench when the file was made."""
+    import json
+
+    if part not in ("train", "heldout", "all"):
+        raise BadInput(f"hh-rlhf first turns: unknown part '{part}' (train, heldout, all)")
+    path = data_dir("hh_rlhf") / HH_LABELS
+    if not path.exists():
+        raise BadInput(f"{path}: dataset file not found")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for r in map(json.loads, filter(str.strip, f)):
+            if part != "all" and r["part"] != part:
+                continue
+            if r["label"] == "unclear" and not keep_unclear:
+                continue
+            out.append(Sample(id=r["id"], prompt=r["text"], label="harmful" if r["label"] == "harmful" else "benign",
+                              category=r["category"] if r["label"] == "harmful" else None, source="hh-redteam",
+                              meta={"part": r["part"], "labels": r["labels"], "unclear": r["label"] == "unclear"}))
+    return out
+
+
+def load_hh_redteam(arg: str = "") -> list[Sample]:
+    """The training part's harmful first turns (``hh-redteam``) or benign ones (``hh-redteam:benign``)."""
+    if arg not in ("", "benign"):
+        raise BadInput(f"hh-redteam: unexpected argument '{arg}' (hh-redteam, hh-redteam:benign)")
+    return [s for s in load_hh_first_turns("train") if s.label == (arg or "harmful")]
+
+
 RED_INSTRUCT = ("harmfulqa", "dangerousqa")
 
 
@@ -268,6 +304,9 @@ _BUILTIN: dict[str, DatasetInfo] = {
     "dangerousqa": DatasetInfo("dangerousqa", "red-instruct DangerousQA: 200 short harmful questions", "train",
                                "Apache-2.0", lambda: load_red_instruct("dangerousqa"), "red_instruct",
                                ["dangerousqa"]),
+    "hh-redteam": DatasetInfo("hh-redteam", "HH-RLHF red-team first turns, training part: human-written harmful "
+                              "requests (hh-redteam:benign the benign ones; two model labellers)", "train", "MIT",
+                              lambda: load_hh_redteam(""), "hh_rlhf", ["hh-redteam", "hh-redteam:benign"]),
     "taxonomy": DatasetInfo("taxonomy", "safestack's harmful requests: every taxonomy category in question, "
                             "imperative, assistant-help and noun-phrase styles (training part)", "train",
                             "Apache-2.0", lambda: load_contrast("taxonomy"), "", ["taxonomy"]),
@@ -319,6 +358,8 @@ def load_bench(spec: str) -> list[Sample]:
         return load_harmbench_extra(name)
     if name in RED_INSTRUCT and not rest:
         return load_red_instruct(name)
+    if name == "hh-redteam":
+        return load_hh_redteam(rest)
     if name in ("taxonomy", "lookalikes", "contrast"):
         return load_contrast(name, rest)
     info = DATASETS.get(name)

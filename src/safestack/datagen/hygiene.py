@@ -61,7 +61,7 @@ class Contamination:
         return {i for w in prefix for i in self.postings.get(w, ())}
 
 
-def eval_prompts() -> dict[str, list[str]]:
+def eval_prompts(exclude: Sequence[str] = ()) -> dict[str, list[str]]:
     """Every prompt of every built-in eval bench, by bench: the held-out HarmBench test split (all functional
     categories), all of XSTest, the JailbreakBench behaviours (goals of the vendored artifacts), and every other
     registered eval bench that ships prompts (StrongREJECT, …)."""
@@ -72,17 +72,18 @@ def eval_prompts() -> dict[str, list[str]]:
     out = {"harmbench_test": [s.prompt for s in hb] + [s.meta["behavior"] for s in hb],
            "xstest": [s.prompt for s in load_xstest("all")],
            "jbb": sorted({r["goal"] for r in load_jbb_artifacts() if r.get("goal")})}
-    for name, texts in extra_eval_prompts().items():
+    for name, texts in extra_eval_prompts(exclude).items():
         out.setdefault(name, texts)
     return out
 
 
-def extra_eval_prompts() -> dict[str, list[str]]:
-    """Prompts of every registered dataset whose role is ``eval`` (benches added later are covered automatically)."""
+def extra_eval_prompts(exclude: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Prompts of every registered dataset whose role is ``eval`` (benches added later are covered automatically),
+    but those named in ``exclude``."""
     from ..data import DATASETS
 
     return {name: [s.prompt for s in info.loader()] for name, info in DATASETS.items()
-            if info.role == "eval" and name not in ("harmbench", "xstest")}  # both covered in full above
+            if info.role == "eval" and name not in ("harmbench", "xstest", *exclude)}  # both covered in full above
 
 
 def decontaminate(items: Sequence[T], text: Callable[[T], str], index: Contamination) -> tuple[list[T], list[T]]:
