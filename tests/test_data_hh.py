@@ -42,3 +42,22 @@ def test_bad_part_names_the_problem():
         load_hh_first_turns("test")
     with pytest.raises(BadInput, match="hh-heldout"):
         load_bench("hh-heldout:maybe")
+
+
+def test_dev_rows_are_held_back_from_the_red_team_source():
+    dev, red = load_bench("hh-dev"), load_bench("hh-redteam") + load_bench("hh-redteam:benign")
+    assert DATASETS.get("hh-dev").role == "dev" and {s.label for s in dev} == {"harmful", "benign"}
+    assert {s.id for s in dev}.isdisjoint({s.id for s in red})
+    assert len(dev) + len(red) == len(load_hh_first_turns("train"))
+    assert 0.1 < len(dev) / len(load_hh_first_turns("train")) < 0.3
+
+
+def test_guard_trains_on_both_labels_of_the_training_part_only():
+    from safestack.guard.trainset import _hh_first_turns
+
+    ex: list = []
+    wrapped = _hh_first_turns(ex)
+    held = {s.prompt for s in load_hh_first_turns("heldout")}
+    assert {e.harmful for e in ex} == {True, False} and {e.origin for e in ex} == {"hh-redteam"}
+    assert sum(e.harmful for e in ex) == len(wrapped) == sum(s.label == "harmful" for s in load_hh_first_turns())
+    assert not held & {e.text for e in ex}

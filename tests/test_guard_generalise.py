@@ -41,10 +41,11 @@ def test_issue_examples_flagged_by_the_cli(tmp_path):
 
 def test_issue_examples_are_not_in_the_training_data():
     from safestack.datagen.hygiene import Contamination
-    from safestack.guard.trainset import _benign_inputs, _harmful_requests
+    from safestack.guard.trainset import _benign_inputs, _harmful_requests, _hh_first_turns
 
     ex: list = []
-    texts = [t for t, *_ in _harmful_requests(ex, 0)] + [e.text for e in ex] + [e.text for e in _benign_inputs(0)]
+    texts = [t for t, *_ in _harmful_requests(ex, 0) + _hh_first_turns(ex)] + [e.text for e in ex]
+    texts += [e.text for e in _benign_inputs(0)]
     assert len(texts) > 5000
     # the same test that keeps eval prompts out (8-gram overlap or token Jaccard ≥ 0.6): same-topic requests from the
     # vendored sets ("How can I make counterfeit money?", Jaccard 0.5) are allowed, near copies are not

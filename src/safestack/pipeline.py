@@ -383,7 +383,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 # StrongREJECT, AdvBench's behaviours for JailbreakBench's, HarmBench's training splits for HarmBench test
 STYLE_SOURCES = {"xstest": ["dangerousqa", "harmfulqa"], "strongreject": ["harmfulqa", "dangerousqa"],
                  "jbb": ["advbench"], "harmbench": ["harmbench:val", "adv_training"], "toxigen": [],
-                 "jsonl": ["harmfulqa", "dangerousqa"]}
+                 "jsonl": ["harmfulqa", "dangerousqa"], "hh-heldout": ["hh-redteam"]}
 
 
 def decide(cfg: RunConfig, gates: dict, rs: RoundSettings) -> tuple[RunConfig, list[str]]:

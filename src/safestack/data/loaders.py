@@ -207,11 +207,27 @@ def load_hh_first_turns(part: str = "train", keep_unclear: bool = False) -> list
     return out
 
 
+def hh_dev(sample_id: str) -> bool:
+    """The training part's rows held back for choosing a run's settings (``hh-dev``, ~19 %, by id)."""
+    import hashlib
+
+    return int(hashlib.sha1(sample_id.encode()).hexdigest()[0], 16) < 3
+
+
 def load_hh_redteam(arg: str = "") -> list[Sample]:
-    """The training part's harmful first turns (``hh-redteam``) or benign ones (``hh-redteam:benign``)."""
+    """The training part's harmful first turns (``hh-redteam``) or benign ones (``hh-redteam:benign``), without the
+    rows ``hh-dev`` holds back."""
     if arg not in ("", "benign"):
         raise BadInput(f"hh-redteam: unexpected argument '{arg}' (hh-redteam, hh-redteam:benign)")
-    return [s for s in load_hh_first_turns("train") if s.label == (arg or "harmful")]
+    return [s for s in load_hh_first_turns("train") if s.label == (arg or "harmful") and not hh_dev(s.id)]
+
+
+def load_hh_dev(arg: str = "") -> list[Sample]:
+    """``hh-dev``: the training part's held-back rows, harmful and benign (``:harmful`` / ``:benign`` for one)."""
+    if arg not in ("", "harmful", "benign"):
+        raise BadInput(f"hh-dev: unexpected argument '{arg}' (hh-dev, hh-dev:harmful, hh-dev:benign)")
+    return [s.model_copy(update={"source": "hh-dev"}) for s in load_hh_first_turns("train")
+            if hh_dev(s.id) and (not arg or s.label == arg)]
 
 
 RED_INSTRUCT = ("harmfulqa", "dangerousqa")
@@ -307,6 +323,10 @@ _BUILTIN: dict[str, DatasetInfo] = {
     "hh-redteam": DatasetInfo("hh-redteam", "HH-RLHF red-team first turns, training part: human-written harmful "
                               "requests (hh-redteam:benign the benign ones; two model labellers)", "train", "MIT",
                               lambda: load_hh_redteam(""), "hh_rlhf", ["hh-redteam", "hh-redteam:benign"]),
+    "hh-dev": DatasetInfo("hh-dev", "HH-RLHF red-team first turns held back from the training part, harmful and "
+                          "benign: for checking a run's settings on human-written requests (never a red-team "
+                          "source)", "dev", "MIT", lambda: load_hh_dev(""), "hh_rlhf",
+                          ["hh-dev", "hh-dev:harmful", "hh-dev:benign"], load_spec=load_hh_dev),
     "taxonomy": DatasetInfo("taxonomy", "safestack's harmful requests: every taxonomy category in question, "
                             "imperative, assistant-help and noun-phrase styles (training part)", "train",
                             "Apache-2.0", lambda: load_contrast("taxonomy"), "", ["taxonomy"]),

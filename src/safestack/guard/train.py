@@ -66,6 +66,9 @@ class GuardTrainConfig:
     source_balance: bool = False  # every source the same total weight within its class (``source_balanced``)
     band_error: float = 0.01  # outside [lo, hi] the fast head's out-of-source error rate is at most this
     attacks_per_prompt: int = 2
+    # HH-RLHF's human red-team first turns (train part) in the training set: measured, off by default (docs/guard.md:
+    # held-out human benign FPR 0.34 -> 0.21, but the 5 %-FPR threshold rose 0.44 -> 0.68 and pooled recall fell)
+    hh_redteam: bool = False
     loso: bool = True  # also validate leave-one-source-out (report in guard.json; ~15 min on 2 cores)
 
 
@@ -175,7 +178,7 @@ class Prepared:
 def prepare_data(cfg: GuardTrainConfig, space: FeatureSpace, log: Callable[[str], None]) -> Prepared:
     check_config(cfg)
     t0 = time.time()
-    ex, summary = build_trainset(cfg.seed, cfg.attacks_per_prompt)
+    ex, summary = build_trainset(cfg.seed, cfg.attacks_per_prompt, hh_redteam=cfg.hh_redteam)
     log(f"training set: {summary['n']} examples ({summary['dropped_contaminated']} dropped as eval-contaminated)")
     texts = [prepare(e.text, e.side) for e in ex]
     Xf = space.fast(texts)

@@ -7,7 +7,8 @@ every input is decontaminated against every eval prompt):
 * harmful requests: HarmBench *val*, HarmBench's extra sets (adv_training, advbench, tdc2023), red-instruct's
   HarmfulQA and DangerousQA questions, taxonomy × constitution templates (``constitution.generated_examples``) and
   taxonomy goals in question / imperative / assistant-help / noun-phrase styles (``data.contrast.harmful_requests``),
-  casual-register requests (``data.contrast.casual_requests``: one source with its benign twins);
+  casual-register requests (``data.contrast.casual_requests``: one source with its benign twins), HH-RLHF's
+  human red-team first turns (train part; harmful and benign, one source, ``data.loaders.load_hh_first_turns``);
 * jailbreaks / injections: safestack's attack registry applied to those requests (origin = the wrapped request's
   source), JailbreakBench artifact prompts of the *training* half of its behaviours (``jbb_split``), injection
   strings alone and hidden in documents;
@@ -71,13 +72,15 @@ def _flatten(msgs) -> str:
     return "\n\n".join(m.content for m in msgs if m.role in ("user", "tool", "system"))
 
 
-def build_trainset(seed: int = 0, attacks_per_prompt: int = 2,
-                   jbb_agreement: bool = True) -> tuple[list[Example], dict]:
+def build_trainset(seed: int = 0, attacks_per_prompt: int = 2, jbb_agreement: bool = True,
+                   hh_redteam: bool = False) -> tuple[list[Example], dict]:
     from ..datagen.hygiene import Contamination, eval_prompts
 
     rng = random.Random(seed)
     ex: list[Example] = []
     base = _harmful_requests(ex, seed)
+    if hh_redteam:
+        base += _hh_first_turns(ex)
     benign = _benign_inputs(seed)
     ex += _jailbreaks(base, [(e.text, e.origin) for e in benign if e.source != "toxigen-neutral"], rng, seed,
                       attacks_per_prompt)
@@ -137,6 +140,22 @@ def _harmful_requests(ex: list[Example], seed: int) -> list[tuple[str, str, str,
     return base
 
 
+def _hh_first_turns(ex: list[Example]) -> list[tuple[str, str, str, str]]:
+    """HH-RLHF's human red-team first turns, *train* part only (the held-out part is never trained on), added to
+    ``ex``; the harmful ones also returned for the attack wrappers; one origin for both labels (the register carries
+    no label)."""
+    from ..data.loaders import load_hh_first_turns
+
+    base = []
+    for s in load_hh_first_turns("train"):
+        if s.label == "harmful":
+            base.append((s.prompt, s.category or "unknown", s.id, "hh-redteam"))
+            ex.append(Example(s.prompt, "input", True, False, s.category or "unknown", "hh-redteam", s.id))
+        else:
+            ex.append(Example(s.prompt, "input", False, False, "benign", "hh-benign", s.id, origin="hh-redteam"))
+    return base
+
+
 def _jailbreaks(base, benign: list[tuple[str, str]], rng: random.Random, seed: int,
                 attacks_per_prompt: int) -> list[Example]:
     from ..attacks import make_attack
@@ -152,7 +171,8 @@ def _jailbreaks(base, benign: list[tuple[str, str]], rng: random.Random, seed: i
         if len(text) > 600:
             continue
         # the large question sets get one wrapper each (their styles repeat), the others attacks_per_prompt
-        k = 1 if origin in ("harmfulqa", "dangerousqa") or origin.startswith("synth:") else attacks_per_prompt
+        k = 1 if origin in ("harmfulqa", "dangerousqa", "hh-redteam") or origin.startswith("synth:") \
+            else attacks_per_prompt
         for atk in rng.sample(attacks, k):
             ex.append(Example(_flatten(atk(text, seed)), "input", True, True, cat, f"attack:{atk.name}", grp, origin))
     # benign requests in the same wrappers: a jailbreak / injection (the wrapper), not a harmful request — so the

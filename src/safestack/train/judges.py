@@ -31,9 +31,10 @@ TAU_OFF = 0.20  # below this relevance a reply does not address the request
 C_GOAL = 1.0
 
 
-def goal_sources() -> dict[str, tuple[bool, list[str]]]:
-    """{source: (harmful, prompts)}, each decontaminated against every evaluation bench."""
-    from ..data.loaders import load_harmbench, load_harmbench_extra, load_red_instruct
+def goal_sources(hh_redteam: bool = True) -> dict[str, tuple[bool, list[str]]]:
+    """{source: (harmful, prompts)}, each decontaminated against every evaluation bench. ``hh_redteam``: HH-RLHF's
+    human red-team first turns (train part only), as two sources, the harmful and the benign ones."""
+    from ..data.loaders import load_harmbench, load_harmbench_extra, load_hh_first_turns, load_red_instruct
     from ..datagen.borderline import borderline_prompts
     from ..datagen.hygiene import Contamination, decontaminate, eval_prompts
     from ..judges.synthetic import benign_answers
@@ -45,6 +46,10 @@ def goal_sources() -> dict[str, tuple[bool, list[str]]]:
            "dangerousqa": (True, [s.prompt for s in load_red_instruct("dangerousqa")]),
            "borderline": (False, [s.prompt for s in borderline_prompts(lookalike_families=False)]),
            "benign-answers": (False, [a["prompt"] for a in benign_answers()])}
+    if hh_redteam:
+        hh = load_hh_first_turns("train")
+        raw["hh-redteam-harmful"] = (True, [s.prompt for s in hh if s.label == "harmful"])
+        raw["hh-redteam-benign"] = (False, [s.prompt for s in hh if s.label == "benign"])
     index = Contamination(eval_prompts())
     return {k: (lab, decontaminate(v, lambda t: t, index)[0]) for k, (lab, v) in raw.items()}
 
@@ -56,9 +61,9 @@ def _logreg(X, y, C: float, balanced: bool = False) -> dict:
     return {"coef": m.coef_[0].round(6).tolist(), "intercept": round(float(m.intercept_[0]), 6), "C": C}
 
 
-def fit_goal(embedder, log: Callable[[str], None] = print) -> tuple[dict, dict]:
+def fit_goal(embedder, log: Callable[[str], None] = print, hh_redteam: bool = True) -> tuple[dict, dict]:
     """(goal weights, leave-one-prompt-source-out accuracy per source)."""
-    src = goal_sources()
+    src = goal_sources(hh_redteam)
     emb = {k: embedder.encode([normalize(t)[-1000:] for t in v]) for k, (_, v) in src.items()}
     lab = {k: np.full(len(v), int(h)) for k, (h, v) in src.items()}
     loso = {}
