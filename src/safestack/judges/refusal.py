@@ -36,7 +36,8 @@ _REFUSE = [
     r"designed|capable))",
     r"\b(?:it|this|that)(?: i?s|'s| would be)\s+(?:not appropriate|inappropriate|not ethical|unethical|not "
     r"something i (?:can|will|am able))\b[^.!?\n]{0,40}\b(?:for me to|to provide|to help|to assist|to answer)",
-    r"\b(?:can'?t|cannot|won'?t|unable to|not able to|not going to)\s+(?:help|assist|provide|give|share|create|"
+    r"\b(?:can'?t|cannot|won'?t|unable to|not able to|not going to)\s+(?:help(?!\s+but\b)|assist|provide|give|"
+    r"share|create|"
     r"write|generate|fulfil+|comply|support|engage|participate|produce|offer|do that|answer)\b"
     r"[^.!?\n]{0,60}\b(?:request|that|this|with|information|instructions|content|it)\b",
     r"\b(?:against|violates?) (?:my|the) (?:guidelines|policies|policy|programming|principles|ethical|values|"
