@@ -8,9 +8,9 @@ labelled harmful / benign / unclear.
    followed ``GUIDELINE`` below and never saw a classifier's score) and writes the vendored file. The final label is
    the labellers' label where both say harmful or both say benign; anything else is ``unclear`` (left out of training
    and measurement). Each row keeps both labels, the transcript's line and its ``hh_part`` (train / heldout).
-   Labellers worked in separate sessions; scratch folders were checked afterwards (``PASSES``).
+   Labellers worked independently; scratch folders were checked afterwards (``PASSES``).
 
-The labellers were model sessions (Claude), not people: the labels are a model's, like JailbreakBench's.
+The labellers were separate runs of a language model (Claude), not people: the labels are a model's, like JailbreakBench's.
 
 Usage: python benchmarks/hh_first_turn_labels.py pool DIR | merge DIR
 """
