@@ -48,15 +48,21 @@ def rates(gold: list[bool], pred: list[bool]) -> dict:
     return out
 
 
+def by_part(samples, pred: list[bool]) -> dict:
+    """``rates`` on the held-out part, the training part and all rows."""
+    out = {}
+    for part in ("heldout", "train", "all"):
+        idx = [i for i, s in enumerate(samples) if part == "all" or s.meta["part"] == part]
+        out[part] = rates([samples[i].label == "harmful" for i in idx], [pred[i] for i in idx])
+    return out
+
+
 def guard_block(samples, guard_dir: str | None) -> dict:
     from safestack.guard.classifier import default_classifier, load_classifier
 
     clf = load_classifier(guard_dir) if guard_dir else default_classifier()
     scores = clf.classify([s.prompt for s in samples], side="input")
-    out: dict = {}
-    for part in ("heldout", "train", "all"):
-        idx = [i for i, s in enumerate(samples) if part == "all" or s.meta["part"] == part]
-        out[part] = rates([samples[i].label == "harmful" for i in idx], [scores[i].flagged for i in idx])
+    out = by_part(samples, [sc.flagged for sc in scores])
     cats: dict[str, list[bool]] = defaultdict(list)
     for s, sc in zip(samples, scores):
         if s.label == "harmful" and s.meta["part"] == "heldout":
@@ -80,10 +86,7 @@ def goal_block(samples, weights_path: str | None) -> dict:
     w = load_weights(weights_path)
     G = shared_embedder().encode([normalize(s.prompt)[-1000:] or " " for s in samples])
     pi = goal_proba(G, w)
-    out: dict = {"judge_weights": weights_path or "packaged"}
-    for part in ("heldout", "train", "all"):
-        idx = [i for i, s in enumerate(samples) if part == "all" or s.meta["part"] == part]
-        out[part] = rates([samples[i].label == "harmful" for i in idx], [bool(pi[i] >= 0.5) for i in idx])
+    out = {"judge_weights": weights_path or "packaged", **by_part(samples, [bool(p >= 0.5) for p in pi])}
     out["mean_pi"] = {lab: round(float(np.mean([p for p, s in zip(pi, samples) if s.label == lab])), 4)
                       for lab in ("harmful", "benign")}
     return out

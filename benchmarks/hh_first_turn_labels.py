@@ -36,7 +36,7 @@ LABELS = ("harmful", "benign", "unclear")
 
 
 def pool() -> list[dict]:
-    from safestack.data.loaders import data_dir, hh_part
+    from safestack.data.loaders import _hh_turns, data_dir, hh_part
     from safestack.datagen.hygiene import Contamination, eval_prompts
 
     path = data_dir("hh_rlhf") / "harmless-base" / "test.jsonl.gz"
@@ -44,7 +44,7 @@ def pool() -> list[dict]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             r = json.loads(line)
-            text = r["chosen"].split("\n\nHuman: ", 1)[1].split("\n\nAssistant:")[0].strip()
+            text = _hh_turns(r["chosen"])[0]["content"]
             key = re.sub(r"\W+", " ", text.lower()).strip()
             if key and key not in seen:
                 seen[key] = (i, text, hh_part(r["chosen"]))
@@ -83,9 +83,7 @@ def merge(rows: list[dict], out: Path) -> dict:
         for r, la, lb in zip(chunk, a, b):
             agree = la["label"] == lb["label"] and la["label"] != "unclear"
             label = la["label"] if agree else "unclear"
-            cat = la["category"] if agree and label == "harmful" else "benign"
-            if agree and label == "harmful" and la["category"] != lb["category"]:
-                cat = la["category"]  # the first labeller's category where both called it harmful
+            cat = la["category"] if label == "harmful" else "benign"  # the first labeller's, if the two differ
             stats[label] += 1
             stats["pair:" + "/".join(sorted((la["label"], lb["label"])))] += 1
             merged.append({"id": f"hh-rlhf/harmless-base/{r['line']}", "text": r["text"], "label": label,

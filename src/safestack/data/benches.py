@@ -178,12 +178,9 @@ def load_multiturn(arg: str = "") -> list[Sample]:
 def load_hh_heldout(arg: str = "") -> list[Sample]:
     """HH-RLHF's human red-team first turns, held-out part (``loaders.load_hh_first_turns``): ``harmful`` / ``benign``
     for one label, nothing for both."""
-    from .loaders import load_hh_first_turns
+    from .loaders import hh_subset, load_hh_first_turns
 
-    if arg not in ("", "harmful", "benign"):
-        raise BadInput(f"hh-heldout: unexpected argument '{arg}' (hh-heldout, hh-heldout:harmful, hh-heldout:benign)")
-    return [s.model_copy(update={"source": "hh-heldout"}) for s in load_hh_first_turns("heldout")
-            if not arg or s.label == arg]
+    return hh_subset("hh-heldout", load_hh_first_turns("heldout"), arg)
 
 
 def _register(name: str, description: str, licence: str, vendor: str, specs: list[str], load) -> None:

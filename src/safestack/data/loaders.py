@@ -214,6 +214,13 @@ def hh_dev(sample_id: str) -> bool:
     return int(hashlib.sha1(sample_id.encode()).hexdigest()[0], 16) < 3
 
 
+def hh_subset(name: str, rows: list[Sample], arg: str) -> list[Sample]:
+    """``rows`` as the dataset ``name``: all of them, or one label (``name:harmful`` / ``name:benign``)."""
+    if arg not in ("", "harmful", "benign"):
+        raise BadInput(f"{name}: unexpected argument '{arg}' ({name}, {name}:harmful, {name}:benign)")
+    return [s.model_copy(update={"source": name}) for s in rows if not arg or s.label == arg]
+
+
 def load_hh_redteam(arg: str = "") -> list[Sample]:
     """The training part's harmful first turns (``hh-redteam``) or benign ones (``hh-redteam:benign``), without the
     rows ``hh-dev`` holds back."""
@@ -224,10 +231,7 @@ def load_hh_redteam(arg: str = "") -> list[Sample]:
 
 def load_hh_dev(arg: str = "") -> list[Sample]:
     """``hh-dev``: the training part's held-back rows, harmful and benign (``:harmful`` / ``:benign`` for one)."""
-    if arg not in ("", "harmful", "benign"):
-        raise BadInput(f"hh-dev: unexpected argument '{arg}' (hh-dev, hh-dev:harmful, hh-dev:benign)")
-    return [s.model_copy(update={"source": "hh-dev"}) for s in load_hh_first_turns("train")
-            if hh_dev(s.id) and (not arg or s.label == arg)]
+    return hh_subset("hh-dev", [s for s in load_hh_first_turns("train") if hh_dev(s.id)], arg)
 
 
 RED_INSTRUCT = ("harmfulqa", "dangerousqa")
@@ -322,7 +326,8 @@ _BUILTIN: dict[str, DatasetInfo] = {
                                ["dangerousqa"]),
     "hh-redteam": DatasetInfo("hh-redteam", "HH-RLHF red-team first turns, training part: human-written harmful "
                               "requests (hh-redteam:benign the benign ones; two model labellers)", "train", "MIT",
-                              lambda: load_hh_redteam(""), "hh_rlhf", ["hh-redteam", "hh-redteam:benign"]),
+                              lambda: load_hh_redteam(""), "hh_rlhf", ["hh-redteam", "hh-redteam:benign"],
+                              load_spec=load_hh_redteam),
     "hh-dev": DatasetInfo("hh-dev", "HH-RLHF red-team first turns held back from the training part, harmful and "
                           "benign: for checking a run's settings on human-written requests (never a red-team "
                           "source)", "dev", "MIT", lambda: load_hh_dev(""), "hh_rlhf",
@@ -378,12 +383,10 @@ def load_bench(spec: str) -> list[Sample]:
         return load_harmbench_extra(name)
     if name in RED_INSTRUCT and not rest:
         return load_red_instruct(name)
-    if name == "hh-redteam":
-        return load_hh_redteam(rest)
     if name in ("taxonomy", "lookalikes", "contrast"):
         return load_contrast(name, rest)
     info = DATASETS.get(name)
-    if info is not None and info.load_spec is not None:  # the evaluation benches' sets (data/benches.py)
+    if info is not None and info.load_spec is not None:  # the evaluation benches' sets (data/benches.py), HH's parts
         return info.load_spec(rest)
     raise BadInput(f"unknown bench spec '{spec}' (built-in: {', '.join(sorted(DATASETS))}; or jsonl:<path>)")
 

@@ -149,8 +149,9 @@ def _hh_first_turns(ex: list[Example]) -> list[tuple[str, str, str, str]]:
     base = []
     for s in load_hh_first_turns("train"):
         if s.label == "harmful":
-            base.append((s.prompt, s.category or "unknown", s.id, "hh-redteam"))
-            ex.append(Example(s.prompt, "input", True, False, s.category or "unknown", "hh-redteam", s.id))
+            cat = s.category or "unknown"
+            base.append((s.prompt, cat, s.id, "hh-redteam"))
+            ex.append(Example(s.prompt, "input", True, False, cat, "hh-redteam", s.id))
         else:
             ex.append(Example(s.prompt, "input", False, False, "benign", "hh-benign", s.id, origin="hh-redteam"))
     return base
