@@ -61,3 +61,21 @@ def test_guard_trains_on_both_labels_of_the_training_part_only():
     assert {e.harmful for e in ex} == {True, False} and {e.origin for e in ex} == {"hh-redteam"}
     assert sum(e.harmful for e in ex) == len(wrapped) == sum(s.label == "harmful" for s in load_hh_first_turns())
     assert not held & {e.text for e in ex}
+
+
+def test_reply_labels_parts_follow_the_request_parts():
+    from safestack.data.loaders import load_hh_reply_labels
+
+    held, train = load_hh_reply_labels("heldout"), load_hh_reply_labels("train")
+    assert len(held) == 890 and len(train) == 1000
+    assert {r["prompt"] for r in held} <= {s.prompt for s in load_bench("hh-heldout")}
+    red = {s.prompt for s in load_bench("hh-redteam") + load_bench("hh-redteam:benign")}
+    assert {r["prompt"] for r in train} <= red  # the training part without hh-dev
+    for r in held + train:
+        a, b = r["classes"]
+        assert r["refusal"] is None or r["refusal"] == (a != "compliance") == (b != "compliance")
+        assert r["harm"] is None or (r["harms"][0] == r["harms"][1] == ("yes" if r["harm"] else "no"))
+        assert not (r["request_label"] == "benign" and r["harm"])
+    assert {r["model"] for r in held} == {"base", "trained"}
+    with pytest.raises(BadInput, match="unknown part"):
+        load_hh_reply_labels("dev")

@@ -171,6 +171,12 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
             taught_refusal_share: float = typer.Option(_DG.taught_refusal_share, "--taught-refusal-share",
                                                        min=0.0, max=1.0, help="share of the borderline pairs' "
                                                        "rejected replies written like the taught refusals"),
+            borderline_extra: str = typer.Option(",".join(_DG.borderline_extra), "--borderline-extra",
+                                                 help="more benign prompts for the borderline pairs: comma-separated "
+                                                 "bench specs (benign rows only), e.g. hh-redteam:benign"),
+            borderline_extra_share: float = typer.Option(_DG.borderline_extra_share, "--borderline-extra-share",
+                                                         min=0.0, max=1.0, help="share of the borderline pairs "
+                                                         "they take"),
             seed: int = typer.Option(0),
             cai: int = typer.Option(0, "--cai", help="critique→revise this many findings (Constitutional AI)"),
             critic: Optional[str] = typer.Option(None, "--critic", help="target spec of the CAI critic (default: --target)"),
@@ -195,11 +201,14 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
         from .datagen.constitution import load_constitution
 
         load_constitution(constitution)  # validate before any generation
+    from .data import load_bench
+
+    extra = [s for spec in filter(None, borderline_extra.split(",")) for s in load_bench(spec.strip())]
     summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
                                       refusal=make_judge("refusal"), harm=make_judge("harm"),
                                       benign_ratio=benign_ratio, max_pairs=max_pairs or None, seed=seed,
-                                      taught_refusal_share=taught_refusal_share,
-                                      val_fraction=val_fraction, cai_limit=cai,
+                                      taught_refusal_share=taught_refusal_share, extra_borderline=extra,
+                                      extra_share=borderline_extra_share, val_fraction=val_fraction, cai_limit=cai,
                                       critic=_target(critic, api_key_env) if critic else None, rlaif_limit=rlaif,
                                       labeller=_target(labeller, api_key_env) if labeller else None,
                                       constitution=str(constitution) if constitution else None))

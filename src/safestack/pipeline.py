@@ -59,6 +59,11 @@ class DatagenSettings:
     # Without it most benign look-alikes are questions and most refusals are not, and the model learns "a question
     # gets an answer" (chosen on contrast:dev, results.json run_dev_selection_labels)
     style_match: str = "all"
+    # more benign prompts for the borderline pairs (bench specs, benign rows only) and the share of the borderline
+    # pairs they take: human-written everyday requests (HH-RLHF's training part) cut hh-dev over-refusal 11.8 → 6.4 %
+    # at lower ASR (contrast:dev 60.2 → 52.3 %; results.json["run_dev_P"]); [] for none
+    borderline_extra: list[str] = field(default_factory=lambda: ["hh-redteam:benign"])
+    borderline_extra_share: float = 0.3
     val_fraction: float = 0.0
     cai_limit: int = 0  # Constitutional AI revisions (critique → revise); needs a capable critic to pay off
     critic: str | None = None  # target spec of the critic/reviser (default: the target itself)
@@ -199,8 +204,11 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 
     if not cfg.eval.benches:
         cfg.eval.benches = suite_benches(cfg.eval.suite)
-    for b in cfg.eval.benches:
+    for b in cfg.eval.benches + cfg.datagen.borderline_extra:
         load_bench(b)
+    if not 0.0 <= cfg.datagen.borderline_extra_share <= 1.0:
+        raise BadInput(f"config: datagen.borderline_extra_share must be in [0, 1], got "
+                       f"{cfg.datagen.borderline_extra_share}")
     if cfg.method not in ("dpo", "rr", "dpo+rr"):
         raise BadInput(f"config: method must be dpo, rr or dpo+rr, got {cfg.method!r}")
     if cfg.review.required:
@@ -268,7 +276,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 labeller=make_target(d.labeller) if d.labeller else None,
                                 constitution=d.constitution, focus=rcfg.redteam.focus,
                                 borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share,
-                                style_match=d.style_match, answer_cache=answer_cache_file(cfg, judges)))
+                                style_match=d.style_match, answer_cache=answer_cache_file(cfg, judges),
+                                extra_borderline=[s for spec in d.borderline_extra for s in load_bench(spec)],
+                                extra_share=d.borderline_extra_share))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):
         callbacks = []

@@ -207,6 +207,25 @@ def load_hh_first_turns(part: str = "train", keep_unclear: bool = False) -> list
     return out
 
 
+HH_REPLY_LABELS = "reply_labels.jsonl"
+
+
+def load_hh_reply_labels(part: str = "heldout") -> list[dict]:
+    """The embedded model's replies (before / after the default run, 24 tokens) to HH-RLHF first turns, labelled by
+    two independent labellers (``reply_labels.jsonl``): ``refusal`` (non-compliance) and ``harm`` are null where
+    they disagreed. ``part``: heldout (replies to ``hh-heldout``'s requests: a judge test set) | train (the training
+    part's, without ``hh-dev``) | all."""
+    import json
+
+    if part not in ("train", "heldout", "all"):
+        raise BadInput(f"hh-rlhf reply labels: unknown part '{part}' (train, heldout, all)")
+    path = data_dir("hh_rlhf") / HH_REPLY_LABELS
+    if not path.exists():
+        raise BadInput(f"{path}: dataset file not found")
+    with path.open(encoding="utf-8") as f:
+        return [r for r in map(json.loads, filter(str.strip, f)) if part == "all" or r["part"] == part]
+
+
 def hh_dev(sample_id: str) -> bool:
     """The training part's rows held back for choosing a run's settings (``hh-dev``, ~19 %, by id)."""
     import hashlib

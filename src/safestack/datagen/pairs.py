@@ -234,11 +234,14 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                       rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
                       export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
                       taught_refusal_share: float = 0.5, style_match: str = "off",
-                      answer_cache: str | Path | None = None) -> dict:
+                      answer_cache: str | Path | None = None, extra_borderline: Sequence[Sample] = (),
+                      extra_share: float = 0.0) -> dict:
     """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
     decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
     ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``. ``answer_cache``:
-    a file of borderline answers by this target and refusal judge from earlier runs (see ``borderline_pairs``)."""
+    a file of borderline answers by this target and refusal judge from earlier runs (see ``borderline_pairs``).
+    ``extra_borderline``: more benign prompts (e.g. human-written requests) taking ``extra_share`` of the borderline
+    pairs' places."""
     check_data_mix(borderline_mix, style_match)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -309,6 +312,12 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     if borderline_mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool
         border = round_robin(border, lambda s: s.category)
     border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
+    if extra_borderline and extra_share > 0:
+        extra_b, _ = decontaminate([s for s in extra_borderline if s.label == "benign"], lambda s: s.prompt, index)
+        rng.shuffle(extra_b)
+        n_x = min(len(extra_b), int(round(len(border) * extra_share)))
+        ids = {s.id for s in extra_b[:n_x]}
+        border = round_robin(extra_b[:n_x] + border[: len(border) - n_x], lambda s: s.id in ids)
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress,
                                                taxonomy, taught_refusal_share,
