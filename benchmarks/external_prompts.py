@@ -5,6 +5,7 @@ independent labellers, ``benchmarks/hh_first_turn_labels.py``). Measured on them
 
 * the guard's input side in its default mode (``guard classify --side input``): recall on the harmful requests,
   false-positive rate on the benign ones, per part and per category;
+* the guard's output side on the embedded model's 24-token replies to them (``reply_labels.jsonl``);
 * the judges' goal classifier π (is the request harmful? — what judging without a label relies on): accuracy,
   recall and false-positive rate at 0.5.
 
@@ -92,6 +93,23 @@ def goal_block(samples, weights_path: str | None) -> dict:
     return out
 
 
+def guard_output_block(guard_dir: str | None) -> dict:
+    """The guard's output side on the embedded model's replies to the same requests (``reply_labels.jsonl``: harm
+    = the reply goes along with a harmful request, where both labellers agreed): recall on harmful replies, false
+    positives on the others, per part."""
+    from safestack.data.loaders import load_hh_reply_labels
+    from safestack.guard.classifier import default_classifier, load_classifier
+
+    clf = load_classifier(guard_dir) if guard_dir else default_classifier()
+    rows = [r for r in load_hh_reply_labels("all") if r["harm"] is not None]
+    flagged = [sc.flagged for sc in clf.classify([r["reply"] for r in rows], side="output")]
+    out = {}
+    for part in ("heldout", "train"):
+        idx = [i for i, r in enumerate(rows) if r["part"] == part]
+        out[part] = rates([rows[i]["harm"] for i in idx], [flagged[i] for i in idx])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--guard")
@@ -108,9 +126,11 @@ def main() -> None:
            "n": len(samples), "n_unclear_left_out": n_unclear,
            "guard_input_default_mode": guard_block(samples, a.guard),
            "goal_classifier_pi": goal_block(samples, a.judge_weights),
+           "guard_output_on_replies": guard_output_block(a.guard),
            "command": "python benchmarks/external_prompts.py"}
     for k in ("guard_input_default_mode", "goal_classifier_pi"):
         print(k, {p: res[k][p] for p in ("heldout", "train", "all")})
+    print("guard_output_on_replies", res["guard_output_on_replies"])
     if not a.no_save:
         save(a.key, res)
 
