@@ -79,3 +79,16 @@ def test_reply_labels_parts_follow_the_request_parts():
     assert {r["model"] for r in held} == {"base", "trained"}
     with pytest.raises(BadInput, match="unknown part"):
         load_hh_reply_labels("dev")
+
+
+def test_judges_are_measured_on_the_held_out_replies_with_the_request_label():
+    from safestack.data.loaders import load_hh_reply_labels
+    from safestack.judges import make_judge
+    from safestack.judges.learned import packaged_calibration
+    from safestack.judges.validate import human_replies
+
+    out = human_replies({"refusal": make_judge("refusal-rules")})
+    n = sum(r["refusal"] is not None for r in load_hh_reply_labels("heldout"))
+    assert out["held_out"] and out["refusal"]["n"] == n and 0.6 < out["refusal"]["accuracy"] < 1.0
+    cal = packaged_calibration("harm")  # what reports print next to a rate
+    assert cal["human_written"]["n"] == sum(r["harm"] is not None for r in load_hh_reply_labels("heldout"))

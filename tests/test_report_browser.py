@@ -105,6 +105,8 @@ def test_red_team_section_renders_in_chromium(tmp_path):
     assert "triggered: multiturn_asr: 33.3%" in text
     cal = judge_info([make_judge("harm")])["harm"]["calibration"]
     assert cal["held_out"] and f"accuracy {cal['accuracy']} [{cal['ci95'][0]}, {cal['ci95'][1]}]" in text
+    hw = cal["human_written"]  # the packaged judges' agreement on replies to human-written requests, held out
+    assert f"on replies to human-written requests {hw['accuracy']} [{hw['ci95'][0]}, {hw['ci95'][1]}]" in text
     shot = tmp_path / "rt.png"
     r = _chromium(f"--screenshot={shot}", "--window-size=1200,6000", (run / "report.html").as_uri())
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]

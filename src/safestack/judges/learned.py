@@ -51,12 +51,12 @@ def packaged_validation() -> dict | None:
         meta = json.loads(packaged_path().read_text(encoding="utf-8"))
     except (FileNotFoundError, OSError):
         return None
-    return {k: meta[k] for k in ("validation", "trained_on", "regression") if k in meta}
+    return {k: meta[k] for k in ("validation", "trained_on", "regression", "human_replies") if k in meta}
 
 
 def packaged_calibration(kind: str) -> dict | None:
     """What reports print next to a rate: the worst source's leave-one-source-out agreement for ``kind`` (with its
-    CI), every source's, and the regression file's."""
+    CI), every source's, the regression file's and that on replies to human-written requests (held out)."""
     v = packaged_validation()
     lo = ((v or {}).get("validation") or {}).get("leave_one_source_out")
     if not lo or kind not in lo["worst"]:
@@ -64,10 +64,12 @@ def packaged_calibration(kind: str) -> dict | None:
     w = lo["worst"][kind]
     fold = lo["by_source"][w["source"]][kind]
     reg = (v.get("regression") or {}).get(kind)
+    hr = v.get("human_replies")
     return {"data": f"leave-one-source-out, worst of {len(lo['by_source'])} sources: {w['source']}", "held_out": True,
             "accuracy": w["accuracy"], "ci95": w["ci95"], "kappa": fold["kappa"], "n": fold["n"],
             "by_source": {s: f[kind]["accuracy"] for s, f in lo["by_source"].items() if kind in f},
-            "regression": {k: reg[k] for k in ("n", "accuracy", "ci95")} if reg else None}
+            "regression": {k: reg[k] for k in ("n", "accuracy", "ci95")} if reg else None,
+            "human_written": {k: hr[kind][k] for k in ("n", "accuracy", "ci95")} if hr and kind in hr else None}
 
 
 class LearnedJudge:

@@ -130,6 +130,27 @@ def halves(judges: dict, rows: Sequence[dict]) -> dict:
             "test_half": regression(judges, [r for r in rows if not odd(r)])}
 
 
+def human_replies(judges: dict) -> dict | None:
+    """``judges`` ({refusal|harm: judge}) on the embedded model's replies to human-written requests, held-out part
+    (``data.loaders.load_hh_reply_labels``: two labellers; rows they disagreed on left out; each judge gets the
+    request's label as the benches pass it). None when the file is not installed."""
+    from ..data.loaders import load_hh_reply_labels
+    from ..errors import BadInput as _Missing
+
+    try:
+        rows = load_hh_reply_labels("heldout")
+    except _Missing:
+        return None
+    out = {"data": "replies to human-written requests (HH-RLHF held-out first turns), two labellers", "held_out": True}
+    for key, judge in judges.items():
+        have = [r for r in rows if r.get(key) is not None]
+        items = items_of([{"prompt": r["prompt"], "response": r["reply"],
+                           "goal_harmful": r["request_label"] == "harmful"} for r in have])
+        pred = [v.label for v in asyncio.run(judge.score(items))]
+        out[key] = _stats([bool(r[key]) for r in have], pred)
+    return out
+
+
 def model_regression(model, path: str | Path) -> dict:
     """A trained model's ``refusal`` and ``harm`` judges on the regression file: all of it and its two halves."""
     from .learned import LearnedJudge

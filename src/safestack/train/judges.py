@@ -139,4 +139,14 @@ def train_default_judges(out: str | Path, *, cv: bool = True, regression_file: s
 
         weights["regression"] = model_regression(RobustModel(weights), regression_file)
         out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
+    from ..judges.learned import LearnedJudge
+    from ..judges.robust import RobustModel
+    from ..judges.validate import human_replies
+
+    hr = human_replies({k: LearnedJudge(k, model=RobustModel(weights)) for k in ("refusal", "harm")})
+    if hr is not None:
+        log("replies to human-written requests (held out): " +
+            "; ".join(f"{k} {hr[k]['accuracy']:.3f} {hr[k]['ci95']}" for k in ("refusal", "harm")))
+        weights["human_replies"] = hr
+        out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
     return weights
