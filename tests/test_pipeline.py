@@ -127,6 +127,19 @@ def test_bad_borderline_mix_is_refused_before_any_stage(tmp_path, tiny_dir):
     assert not (out / "redteam").exists()
 
 
+@pytest.mark.parametrize("datagen,message", [
+    ({"borderline_extra_share": 1.5}, r"datagen.borderline_extra_share must be in \[0, 1\], got 1.5"),
+    ({"borderline_extra": ["nosuchbench"]}, "unknown bench spec 'nosuchbench'")])
+def test_bad_borderline_extra_is_refused_before_any_stage(tmp_path, tiny_dir, datagen, message):
+    from safestack.errors import BadInput
+
+    cfg_file = _tiny_run_config(tmp_path, tiny_dir, {"datagen": datagen})
+    out = tmp_path / "run"
+    with pytest.raises(BadInput, match=message):
+        run_pipeline(load_run_config(str(cfg_file)), out)
+    assert not (out / "redteam").exists()
+
+
 @pytest.mark.parametrize("method", ["rr", "dpo+rr"])
 def test_run_trains_with_representation_rerouting(tmp_path, tiny_dir, method):
     """method: rr trains the run's pairs with the rerouting losses (its log in train/); dpo+rr runs RR from the DPO
