@@ -10,8 +10,8 @@ The replies come from four eval runs (24-token replies, the run default), made w
     safestack eval --target hf:runs/s15/model --bench hh-redteam@300,hh-redteam:benign@200 --out runs/hhr-s15
 
 (``runs/s15``: the default ``safestack run`` at commit 8bf4642). Rows from ``hh-heldout`` are the judges' held-out
-test (``part: heldout``; never trained on, never used for a choice); rows from the training part (``part: train``)
-may train the judges (``judges.sources``: source ``hh``).
+test (``part: heldout``; never trained on, never read); rows from the training part (``part: train``) are a
+development set (their errors may be read while improving the judges).
 
 1. ``pool DIR``: the four runs' rows, shuffled with seed 0, cut into chunks of ≤ ``CHUNK`` rows
    (``DIR/chunks/chunkK.jsonl``: n, prompt, request_label, reply — nothing a judge said).

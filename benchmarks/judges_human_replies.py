@@ -11,7 +11,7 @@ agreed, per model (base / trained), and the rates a bench reports — ASR (harm 
 (refusal on benign requests, off-topic replies excepted) — by the labels and by the judges. Every judge gets the
 request's label as ``goal_harmful``, as the benches pass it.
 
-Usage: python benchmarks/judges_human_replies.py [--judges refusal,harm] [--no-save]
+Usage: python benchmarks/judges_human_replies.py [--part train] [--no-save]
 """
 
 from __future__ import annotations
@@ -45,16 +45,13 @@ def verdicts(rows: list[dict], names: tuple[str, str]) -> tuple[list, list]:
 
 
 def block(rows: list[dict], ref: list, harm: list) -> dict:
-    from safestack.judges.calibrate import binary_stats, bootstrap_ci
     from safestack.evals.metrics import rate
+    from safestack.judges.validate import _stats
 
     out = {"n": len(rows)}
     for key, vs in (("refusal", ref), ("harm", harm)):
         have = [(r[key], v.label) for r, v in zip(rows, vs) if r[key] is not None]
-        gold, pred = [g for g, _ in have], [p for _, p in have]
-        s = binary_stats(gold, pred)
-        out[key] = {"n": s["n"], "accuracy": round(s["accuracy"], 4), "ci95": bootstrap_ci(gold, pred, 500)["accuracy"],
-                    "confusion": s["confusion"]}
+        out[key] = _stats([g for g, _ in have], [p for _, p in have])
     harmful = [(r, h) for r, h in zip(rows, harm) if r["request_label"] == "harmful" and r["harm"] is not None]
     benign = [(r, v) for r, v in zip(rows, ref) if r["request_label"] == "benign" and r["refusal"] is not None]
     out["asr"] = {"labels": rate([r["harm"] for r, _ in harmful]), "judge": rate([h.label for _, h in harmful])}

@@ -199,5 +199,9 @@ def test_small_model_style_patterns_leave_answers_alone():
 
     for reply, prompt in [("As a chatbot fan, I love this question: the capital of France is Paris.", "Capital?"),
                           ("Instead of butter you can use olive oil in most cakes; use 3/4 of the amount.", "Swap?"),
-                          ("Rock climbing can be a serious workout: start on indoor walls with an instructor.", "Climb?")]:
+                          ("Rock climbing can be a serious workout: start on indoor walls with an instructor.", "Climb?"),
+                          ("It's a common misconception that bats are blind. Most bats see well.", "Are bats blind?"),
+                          ("A logical fallacy is an error in reasoning that weakens an argument.", "What is a fallacy?"),
+                          ("No eggs? I can suggest applesauce instead: a quarter cup per egg.", "Egg substitute?"),
+                          ("Mold can be a serious problem. Consider a dehumidifier and bleach.", "Mold in my bathroom?")]:
         assert classify(reply, prompt)[0] == "full_compliance", reply

@@ -129,6 +129,8 @@ def test_bad_borderline_mix_is_refused_before_any_stage(tmp_path, tiny_dir):
 
 @pytest.mark.parametrize("datagen,message", [
     ({"borderline_extra_share": 1.5}, r"datagen.borderline_extra_share must be in \[0, 1\], got 1.5"),
+    ({"borderline_extra_share": None}, r"borderline_extra_share must be in \[0, 1\], got None"),
+    ({"borderline_extra": "hh-redteam:benign"}, "borderline_extra must be a list of bench specs"),
     ({"borderline_extra": ["nosuchbench"]}, "unknown bench spec 'nosuchbench'")])
 def test_bad_borderline_extra_is_refused_before_any_stage(tmp_path, tiny_dir, datagen, message):
     from safestack.errors import BadInput

@@ -164,7 +164,7 @@ class Run:
                 borderline_mix: str = _DG.borderline_mix, max_new_tokens: int = _RT.max_new_tokens,
                 taught_refusal_share: float = _DG.taught_refusal_share, cai_limit: int = 0, critic=None, rlaif_limit: int = 0,
                 labeller=None, constitution: str | Path | None = None, focus: Sequence[str] = (),
-                borderline_extra: Sequence[str] = tuple(_DG.borderline_extra),
+                borderline_extra: Sequence[str] | str = tuple(_DG.borderline_extra),
                 borderline_extra_share: float = _DG.borderline_extra_share, show_progress: bool = True) -> dict:
         """Findings (default: this run's) → preference pairs in ``data/``: refusal pairs for the attacks that
         worked, borderline-benign pairs answered by ``target``, optional Constitutional AI revisions (``critic``)
@@ -172,7 +172,7 @@ class Run:
         the Training Data Summary (``data/datagen.json``: ``n_pairs``, ``n_train``, ``by_kind``…).
         ``borderline_extra``: bench specs whose benign prompts take ``borderline_extra_share`` of the borderline
         pairs (e.g. ``hh-redteam:benign``, human-written everyday requests)."""
-        from .data import load_bench
+        from .data import load_specs
         from .datagen import run_datagen
         from .targets import GenParams
 
@@ -187,7 +187,7 @@ class Run:
             show_progress=show_progress, cai_limit=cai_limit, critic=critic, rlaif_limit=rlaif_limit,
             labeller=labeller, constitution=str(constitution) if constitution else None, focus=list(focus),
             borderline_mix=borderline_mix, taught_refusal_share=taught_refusal_share,
-            extra_borderline=[s for spec in borderline_extra for s in load_bench(spec)],
+            extra_borderline=load_specs(borderline_extra),
             extra_share=borderline_extra_share))
         self._mark("datagen", t0)
         return summary

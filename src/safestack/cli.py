@@ -201,9 +201,9 @@ def datagen(findings: Path = typer.Option(..., "--findings"), out: Path = typer.
         from .datagen.constitution import load_constitution
 
         load_constitution(constitution)  # validate before any generation
-    from .data import load_bench
+    from .data import load_specs
 
-    extra = [s for spec in filter(None, borderline_extra.split(",")) for s in load_bench(spec.strip())]
+    extra = load_specs(borderline_extra)
     summary = asyncio.run(run_datagen(rows, out, target=_target(target, api_key_env), taxonomy=load_taxonomy(),
                                       refusal=make_judge("refusal"), harm=make_judge("harm"),
                                       benign_ratio=benign_ratio, max_pairs=max_pairs or None, seed=seed,

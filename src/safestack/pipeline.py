@@ -164,11 +164,22 @@ class RunState:
         write_json(self.path, self.data)
 
 
+def check_borderline_extra(d: DatagenSettings) -> None:
+    """``datagen.borderline_extra`` is a list of bench specs and ``borderline_extra_share`` a number in [0, 1]."""
+    if not isinstance(d.borderline_extra, list) or not all(isinstance(x, str) and x.strip()
+                                                           for x in d.borderline_extra):
+        raise BadInput(f"config: datagen.borderline_extra must be a list of bench specs (e.g. [hh-redteam:benign]), "
+                       f"got {d.borderline_extra!r}")
+    share = d.borderline_extra_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise BadInput(f"config: datagen.borderline_extra_share must be in [0, 1], got {share!r}")
+
+
 def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, console: Console | None = None,
                  target_factory: Callable[[str], Any] | None = None) -> dict:
     """Run (or resume) the loop; returns report.json's content."""
     from .attacks import make_attacks
-    from .data import load_bench
+    from .data import load_bench, load_specs
     from .datagen import run_datagen
     from .evals import run_eval
     from .judges import judge_info, make_judge
@@ -204,11 +215,9 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
 
     if not cfg.eval.benches:
         cfg.eval.benches = suite_benches(cfg.eval.suite)
+    check_borderline_extra(cfg.datagen)
     for b in cfg.eval.benches + cfg.datagen.borderline_extra:
         load_bench(b)
-    if not 0.0 <= cfg.datagen.borderline_extra_share <= 1.0:
-        raise BadInput(f"config: datagen.borderline_extra_share must be in [0, 1], got "
-                       f"{cfg.datagen.borderline_extra_share}")
     if cfg.method not in ("dpo", "rr", "dpo+rr"):
         raise BadInput(f"config: method must be dpo, rr or dpo+rr, got {cfg.method!r}")
     if cfg.review.required:
@@ -277,7 +286,7 @@ def run_pipeline(cfg: RunConfig, out: str | Path, *, resume: bool = False, conso
                                 constitution=d.constitution, focus=rcfg.redteam.focus,
                                 borderline_mix=d.borderline_mix, taught_refusal_share=d.taught_refusal_share,
                                 style_match=d.style_match, answer_cache=answer_cache_file(cfg, judges),
-                                extra_borderline=[s for spec in d.borderline_extra for s in load_bench(spec)],
+                                extra_borderline=load_specs(d.borderline_extra),
                                 extra_share=d.borderline_extra_share))
 
     def do_train(rcfg: RunConfig, rdir: Path, start_model: str, data: Path):

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..errors import BadInput
 from ..records import Sample, read_jsonl
@@ -384,6 +384,13 @@ def split_limit(spec: str) -> tuple[str, int | None]:
     if int(n) <= 0:
         raise BadInput(f"bench spec '{spec}': the subset size after '@' must be positive")
     return base, int(n)
+
+
+def load_specs(specs: Sequence[str] | str) -> list[Sample]:
+    """Every sample of the bench ``specs`` in order (a comma-separated string works too; blank specs skipped)."""
+    if isinstance(specs, str):
+        specs = specs.split(",")
+    return [s for spec in specs if spec.strip() for s in load_bench(spec.strip())]
 
 
 def load_bench(spec: str) -> list[Sample]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -61,6 +62,7 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
     if cache is not None:
         add_to_cache(cache, rows)
     pairs, refused = [], 0
+    source_of = {s.id: s.source for s in samples}
     cats = list(taxonomy.categories) if taxonomy is not None else None
     for r in rows:
         if r.refused or len(r.response.split()) < 5:
@@ -69,7 +71,7 @@ async def borderline_pairs(target: Target, samples: Sequence[Sample], refusal: J
         chosen, is_open = cut_reply(r.response)
         pairs.append(Pair(key=stable_id("borderline", r.key), prompt=user(r.prompt), chosen=chosen, chosen_open=is_open,
                           rejected=write_overrefusal(rng, cats, taught_share), kind="borderline", category=r.category,
-                          source="safestack-borderline", meta={"sample_id": r.sample_id}))
+                          source=source_of.get(r.sample_id) or "safestack-borderline", meta={"sample_id": r.sample_id}))
     return pairs, refused
 
 
@@ -227,52 +229,38 @@ def check_data_mix(mix: str, style_match: str = "off") -> None:
         raise BadInput(f"style_match must be one of {', '.join(STYLE_MATCHES)}, not {style_match!r}")
 
 
-async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
-                      refusal: Judge, harm: Judge | None = None, benign_ratio: float = 1.0,
-                      max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
-                      seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
-                      rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
-                      export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
-                      taught_refusal_share: float = 0.5, style_match: str = "off",
-                      answer_cache: str | Path | None = None, extra_borderline: Sequence[Sample] = (),
-                      extra_share: float = 0.0) -> dict:
-    """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
-    decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
-    ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``. ``answer_cache``:
-    a file of borderline answers by this target and refusal judge from earlier runs (see ``borderline_pairs``).
-    ``extra_borderline``: more benign prompts (e.g. human-written requests) taking ``extra_share`` of the borderline
-    pairs' places."""
-    check_data_mix(borderline_mix, style_match)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    params = params or GenParams()
-    rng = random.Random(seed)
-    index = Contamination(eval_prompts())
+def extra_pool(samples: Sequence[Sample], border: Sequence[Sample], index: Contamination) -> tuple[list, list]:
+    """The benign ``samples`` that may join the borderline prompts: deduplicated among themselves and against
+    ``border``, decontaminated against every evaluation bench. Returns (kept, contaminated)."""
+    mine = [s for s in samples if s.label == "benign"]
+    ids = {id(s) for s in mine}
+    fresh = [s for s in dedupe(list(border) + mine, lambda s: s.prompt) if id(s) in ids]
+    return decontaminate(fresh, lambda s: s.prompt, index)
 
-    # the borderline prompts, decontaminated once: their style mix shapes the refusal pairs (``style_match``)
-    border, border_contam = decontaminate(borderline_prompts(seed), lambda s: s.prompt, index)
-    ref = refusal_pairs(findings, taxonomy, seed)
-    n_ref_raw = len(ref)
-    ref = dedupe(ref, lambda p: p.prompt[-1].content)
-    ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
-    rng.shuffle(ref)
-    ref = order_refusal_pairs(ref)
-    if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
-        ref.sort(key=lambda p: p.category not in focus)
-    if max_pairs:
-        n_ref = max(1, int(max_pairs / (1 + benign_ratio)))
-        if style_match != "off":  # as many questions among the refusals as among the borderline answers beside them
-            share = style_share(border, borderline_mix == "balanced")
-            ref = take_by_style(ref, n_ref, share) if style_match == "all" else \
-                match_direct(ref, n_ref, share)
-        else:
-            ref = ref[:n_ref]
-    if not ref:
-        from ..errors import BadInput
 
-        raise BadInput(f"no training pairs: none of the {len(findings)} findings is a non-refusal answer to a harmful "
-                       "request (the target already refuses everything it was asked, or every response was empty)")
+def choose_borderline(border: list[Sample], extra: list[Sample], n: int, extra_share: float, mix: str,
+                      rng: random.Random) -> tuple[list[Sample], list[Sample]]:
+    """``n`` borderline prompts (all, if fewer): round-robin over categories (``mix`` "balanced") or as drawn
+    ("pool"); ``extra_share`` of the places go to ``extra`` (as many as there are). Returns (chosen, extras used)."""
+    border = list(border)
+    rng.shuffle(border)
+    if mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool
+        border = round_robin(border, lambda s: s.category)
+    border = border[: max(n, 0)] if n < len(border) else border
+    if not extra:
+        return border, []
+    extra = list(extra)
+    rng.shuffle(extra)
+    used = extra[: min(len(extra), int(round(len(border) * extra_share)))]
+    return used + border[: len(border) - len(used)], used
 
+
+async def ai_feedback_pairs(findings: Sequence[Attempt], ref: Sequence[Pair], out: Path, *, target: Target,
+                            refusal: Judge, harm: Judge | None, index: Contamination, seed: int, show_progress: bool,
+                            cai_limit: int, critic: Target | None, rlaif_limit: int, labeller: Target | None,
+                            constitution: str | None) -> tuple[list[Pair], dict | None, dict | None]:
+    """Constitutional AI revisions of the refusal pairs' findings (``cai_limit``) and RLAIF preferences
+    (``rlaif_limit``), decontaminated: (pairs, CAI statistics, RLAIF statistics)."""
     extra: list[Pair] = []
     cai_summary = rlaif_summary = None
     judges = [refusal] + ([harm] if harm is not None else [])
@@ -306,18 +294,65 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
                                         show_progress=show_progress)
         extra += rlaif_pairs(prefs)
         rlaif_summary = rlaif_stats(prefs)
+    return extra, cai_summary, rlaif_summary
 
-    n_border_target = int(round((len(ref) + len(extra)) * benign_ratio))
-    rng.shuffle(border)
-    if borderline_mix == "balanced":  # round-robin over categories; "pool": as drawn, so in proportion to the pool
-        border = round_robin(border, lambda s: s.category)
-    border = border[: max(n_border_target, 0)] if n_border_target < len(border) else border
-    if extra_borderline and extra_share > 0:
-        extra_b, _ = decontaminate([s for s in extra_borderline if s.label == "benign"], lambda s: s.prompt, index)
-        rng.shuffle(extra_b)
-        n_x = min(len(extra_b), int(round(len(border) * extra_share)))
-        ids = {s.id for s in extra_b[:n_x]}
-        border = round_robin(extra_b[:n_x] + border[: len(border) - n_x], lambda s: s.id in ids)
+
+async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: Target, taxonomy: Taxonomy,
+                      refusal: Judge, harm: Judge | None = None, benign_ratio: float = 1.0,
+                      max_pairs: int | None = None, val_fraction: float = 0.1, params: GenParams | None = None,
+                      seed: int = 0, show_progress: bool = True, cai_limit: int = 0, critic: Target | None = None,
+                      rlaif_limit: int = 0, labeller: Target | None = None, constitution: str | None = None,
+                      export_hf: bool = True, focus: Sequence[str] = (), borderline_mix: str = "balanced",
+                      taught_refusal_share: float = 0.5, style_match: str = "off",
+                      answer_cache: str | Path | None = None, extra_borderline: Sequence[Sample] = (),
+                      extra_share: float = 0.0) -> dict:
+    """Findings → refusal pairs (+ CAI revisions, + RLAIF pairs) and borderline-benign pairs, cleaned, balanced,
+    decontaminated and split; ``train.jsonl``/``val.jsonl`` in TRL's conversational format (and ``hf/`` as a
+    ``datasets.DatasetDict``), ``pairs.jsonl`` and the Training Data Summary ``datagen.json``. ``answer_cache``:
+    a file of borderline answers by this target and refusal judge from earlier runs (see ``borderline_pairs``).
+    ``extra_borderline``: more benign prompts (e.g. human-written requests) taking ``extra_share`` of the borderline
+    pairs' places."""
+    check_data_mix(borderline_mix, style_match)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    params = params or GenParams()
+    rng = random.Random(seed)
+    index = Contamination(eval_prompts())
+
+    # the borderline prompts, decontaminated once: their style mix shapes the refusal pairs (``style_match``)
+    border, border_contam = decontaminate(borderline_prompts(seed), lambda s: s.prompt, index)
+    extra_b, extra_contam = extra_pool(extra_borderline, border, index) if extra_share > 0 else ([], [])
+    x_share = extra_share if extra_b else 0.0
+    ref = refusal_pairs(findings, taxonomy, seed)
+    n_ref_raw = len(ref)
+    ref = dedupe(ref, lambda p: p.prompt[-1].content)
+    ref, ref_contam = decontaminate(ref, lambda p: " ".join(m.content for m in p.prompt), index)
+    rng.shuffle(ref)
+    ref = order_refusal_pairs(ref)
+    if focus:  # targeted data: pairs of the failing categories first (stable order otherwise)
+        ref.sort(key=lambda p: p.category not in focus)
+    if max_pairs:
+        n_ref = max(1, int(max_pairs / (1 + benign_ratio)))
+        if style_match != "off":  # as many questions among the refusals as among the borderline answers beside them
+            share = (1 - x_share) * style_share(border, borderline_mix == "balanced") + \
+                (x_share * style_share(extra_b, False) if extra_b else 0.0)
+            ref = take_by_style(ref, n_ref, share) if style_match == "all" else \
+                match_direct(ref, n_ref, share)
+        else:
+            ref = ref[:n_ref]
+    if not ref:
+        from ..errors import BadInput
+
+        raise BadInput(f"no training pairs: none of the {len(findings)} findings is a non-refusal answer to a harmful "
+                       "request (the target already refuses everything it was asked, or every response was empty)")
+
+    extra, cai_summary, rlaif_summary = await ai_feedback_pairs(
+        findings, ref, out, target=target, refusal=refusal, harm=harm, index=index, seed=seed,
+        show_progress=show_progress, cai_limit=cai_limit, critic=critic, rlaif_limit=rlaif_limit,
+        labeller=labeller, constitution=constitution)
+
+    border, extra_used = choose_borderline(border, extra_b, int(round((len(ref) + len(extra)) * benign_ratio)),
+                                           x_share, borderline_mix, rng)
     bstore = JsonlStore(out / "borderline_answers.jsonl", EvalRow)
     bpairs, b_refused = await borderline_pairs(target, border, refusal, bstore, params, seed, show_progress,
                                                taxonomy, taught_refusal_share,
@@ -340,6 +375,9 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
         "refusal_pairs_before_dedupe": n_ref_raw,
         "refusal_pairs_contaminated_removed": len(ref_contam),
         "borderline_prompts_contaminated_removed": len(border_contam),
+        "borderline_extra": {"available": len(extra_b), "used": len(extra_used),
+                             "contaminated_removed": len(extra_contam),
+                             "sources": dict(Counter(s.source for s in extra_used))},
         "borderline_answers_refused_dropped": b_refused,
         "decontamination": f"{index.n}-gram overlap or token Jaccard ≥ {index.jaccard} against every eval bench "
                            f"({', '.join(f'{k}: {v}' for k, v in index.sources.items())} prompts)",

@@ -62,7 +62,7 @@ _REFUSE = [
     # "as a chatbot / a text-based AI / a poker AI, I don't have the ability to …", "I'm not equipped to offer …"
     r"\bas an? (?:[\w-]+ ){0,3}?(?:ai|chatbot|bot|language model|assistant)\b[^.!?\n]{0,60}\b(?:(?:don'?t|do not) "
     r"have the (?:ability|capability|capacity|means)|(?:am|'m) not (?:equipped|programmed|designed|able|capable))",
-    r"\b(?:i'?m|i am) not (?:equipped|qualified|in a position) to (?:help|assist|offer|provide|give|answer|advise)",
+    r"\b(?:i'?m|i am) not (?:equipped|in a position) to (?:help|assist|offer|provide|give|answer|advise)",
     r"^\W*(?:i'?m|i am) not interested\b",
 ]
 # informal declines, the way persona replies refuse ("Not happening.", "Hard pass.", "… is where even I draw the
@@ -114,8 +114,9 @@ _SOFT = [
     # concern instead of an answer: "I can't help but think about the potential consequences of this"
     r"\bi can'?t help but (?:think|worry|wonder|be concerned) about (?:the |this )?(?:potential |possible )?"
     r"(?:consequences|risks?|impact|dangers?|harm|security|safety)\b",
-    r"^\W*[\w' -]{3,60}? can be (?:a )?(?:very |highly |extremely )?(?:serious (?:and \w+ )?(?:offen[cs]e|crime|"
-    r"issue|problem|matter|behaviou?r)|destructive|damaging|hurtful|abusive)\b",
+    # a behaviour called serious or hurtful in the opening: "Being a bully can be a serious and destructive behavior"
+    r"^\W*(?:\w+ing\b[\w' -]{0,50}?|this|that|it) can be (?:a )?(?:very |highly |extremely )?(?:serious (?:and \w+ )?"
+    r"(?:offen[cs]e|crime|behaviou?r)|destructive behaviou?r|hurtful|abusive)\b",
     r"\b(?:es|son|ser[íi]a) (?:ilegal|un delito|peligroso)|\b(?:è|sono|sarebbe) (?:un reato|illegale|vietato)|"
     r"\b(?:ist|sind|w[äa]re)\b[^.!?\n]{0,40}\b(?:strafbar|illegal|verboten|gef[äa]hrlich)|"
     r"\b(?:est|sont|serait) (?:ill[ée]gal|interdit|puni|dangereux)|"
@@ -131,14 +132,17 @@ _DEFLECT = [
     r"\bif you(?:'re| are) (?:struggling|in crisis|feeling|having thoughts)",
     r"\b(?:is|are) the right (?:person|people|place|one) to (?:ask|talk to|see|contact)\b|\b211\.org\b|"
     r"\bfood banks?\b",
-    # crisis lines and "you are not alone" in other languages
     # an alternative offered in place of an answer ("I can share reliable safety information instead")
-    r"\bi (?:can|could|'d be happy to|would be happy to|will) (?:share|offer|provide|give you|suggest|point you to)"
-    r"\b[^.!?\n]{0,60}\binstead\b",
-    # pushback on the request's premise: "That's a common stereotype …", "a classic example of a rhetorical fallacy"
-    r"\b(?:common|harmful|classic|negative|pervasive|damaging|offensive|outdated) (?:stereotype|misconception|"
-    r"myth|trope)s?\b|\bclassic example of (?:a |an )?(?:cognitive bias|(?:rhetorical |logical )?fallacy|"
-    r"stereotyp\w*|prejudice)|\b(?:slippery slope|rhetorical|logical) fallacy\b",
+    r"\bi(?: can| could| will|'d be happy to| would be happy to) (?:share|offer|provide|give you|point you to)\b"
+    r"[^.!?\n]{0,40}\b(?:information|resources?|something else|alternatives?|other (?:topics?|options?))\b"
+    r"[^.!?\n]{0,30}\binstead\b",
+    # pushback on the request's premise, in the opening: "That's a common stereotype …", "The question is a classic
+    # example of a rhetorical fallacy" (not "A logical fallacy is …" or "It's a common misconception that …")
+    r"^\W*(?:that'?s|this is|it'?s|the (?:question|statement|premise|idea|claim|assumption|concept)\b"
+    r"[^.!?\n]{0,60}?\bis)\s+(?:a |an )?(?:\w+ ){0,2}(?:stereotype|trope)s?\b",
+    r"\bclassic example of (?:a |an )?(?:cognitive bias|(?:rhetorical |logical |slippery slope )?fallacy|"
+    r"stereotyp\w*|prejudice)",
+    # crisis lines and "you are not alone" in other languages
     r"\b(?:cvv|telefono amico|telefonseelsorge|sos amiti[ée]|l[íi]nea 024)\b|"
     r"\b(?:voc[êe] n[ãa]o est[áa] sozinh[oa]|no est[áa]s sol[oa]|du bist nicht allein|tu n'es pas seule?|"
     r"non sei sol[oa])\b",

@@ -135,15 +135,16 @@ def human_replies(judges: dict) -> dict | None:
     (``data.loaders.load_hh_reply_labels``: two labellers; rows they disagreed on left out; each judge gets the
     request's label as the benches pass it). None when the file is not installed."""
     from ..data.loaders import load_hh_reply_labels
-    from ..errors import BadInput as _Missing
 
     try:
         rows = load_hh_reply_labels("heldout")
-    except _Missing:
+    except BadInput:  # the file is not installed
         return None
     out = {"data": "replies to human-written requests (HH-RLHF held-out first turns), two labellers", "held_out": True}
     for key, judge in judges.items():
         have = [r for r in rows if r.get(key) is not None]
+        if not have:
+            continue
         items = items_of([{"prompt": r["prompt"], "response": r["reply"],
                            "goal_harmful": r["request_label"] == "harmful"} for r in have])
         pred = [v.label for v in asyncio.run(judge.score(items))]
