@@ -334,8 +334,8 @@ async def run_datagen(findings: Sequence[Attempt], out: str | Path, *, target: T
     if max_pairs:
         n_ref = max(1, int(max_pairs / (1 + benign_ratio)))
         if style_match != "off":  # as many questions among the refusals as among the borderline answers beside them
-            share = (1 - x_share) * style_share(border, borderline_mix == "balanced") + \
-                (x_share * style_share(extra_b, False) if extra_b else 0.0)
+            # the built-in prompts' share, as chosen on the dev sets (results.json["style_share_extras"])
+            share = style_share(border, borderline_mix == "balanced")
             ref = take_by_style(ref, n_ref, share) if style_match == "all" else \
                 match_direct(ref, n_ref, share)
         else:
