@@ -46,12 +46,12 @@ def verdicts(rows: list[dict], names: tuple[str, str]) -> tuple[list, list]:
 
 def block(rows: list[dict], ref: list, harm: list) -> dict:
     from safestack.evals.metrics import rate
-    from safestack.judges.validate import _stats
+    from safestack.judges.validate import agreement
 
     out = {"n": len(rows)}
     for key, vs in (("refusal", ref), ("harm", harm)):
         have = [(r[key], v.label) for r, v in zip(rows, vs) if r[key] is not None]
-        out[key] = _stats([g for g, _ in have], [p for _, p in have])
+        out[key] = agreement([g for g, _ in have], [p for _, p in have])
     harmful = [(r, h) for r, h in zip(rows, harm) if r["request_label"] == "harmful" and r["harm"] is not None]
     benign = [(r, v) for r, v in zip(rows, ref) if r["request_label"] == "benign" and r["refusal"] is not None]
     out["asr"] = {"labels": rate([r["harm"] for r, _ in harmful]), "judge": rate([h.label for _, h in harmful])}

@@ -27,7 +27,8 @@ FitPredict = Callable[[Sequence[int], Sequence[int]], np.ndarray]  # (train rows
 KEYS = ("refusal", "harm")
 
 
-def _stats(gold: Sequence[bool], pred: Sequence[bool], n_boot: int = 500) -> dict:
+def agreement(gold: Sequence[bool], pred: Sequence[bool], n_boot: int = 500) -> dict:
+    """Accuracy with its bootstrap 95 % CI, Cohen's kappa and the confusion counts of ``pred`` against ``gold``."""
     s = binary_stats(gold, pred)
     ci = bootstrap_ci(gold, pred, n_boot)
     return {"n": s["n"], "accuracy": round(s["accuracy"], 4), "ci95": ci["accuracy"], "kappa": round(s["kappa"], 4),
@@ -46,8 +47,8 @@ def scored(rows: Sequence[dict], p: np.ndarray, idx: Sequence[int]) -> dict:
         by_aug = {}
         for aug in sorted({r.get("aug") or "original" for _, r in have}):
             sel = [t for t, (_, r) in enumerate(have) if (r.get("aug") or "original") == aug]
-            by_aug[aug] = _stats([gold[t] for t in sel], [pred[t] for t in sel], 200)
-        out[key] = {**_stats(gold, pred), "by_aug": by_aug}
+            by_aug[aug] = agreement([gold[t] for t in sel], [pred[t] for t in sel], 200)
+        out[key] = {**agreement(gold, pred), "by_aug": by_aug}
     return out
 
 
@@ -114,7 +115,7 @@ def regression(judges: dict, rows: Sequence[dict]) -> dict:
         for c in sorted({r.get("error_class", "all") for r in rows}):
             sel = [i for i, r in enumerate(rows) if r.get("error_class", "all") == c]
             by[c] = round(sum(pred[i] == gold[i] for i in sel) / len(sel), 4)
-        out[key] = {"judge": getattr(judge, "spec_name", judge.name), **_stats(gold, pred), "by_class": by}
+        out[key] = {"judge": getattr(judge, "spec_name", judge.name), **agreement(gold, pred), "by_class": by}
     return out
 
 
@@ -148,7 +149,7 @@ def human_replies(judges: dict) -> dict | None:
         items = items_of([{"prompt": r["prompt"], "response": r["reply"],
                            "goal_harmful": r["request_label"] == "harmful"} for r in have])
         pred = [v.label for v in asyncio.run(judge.score(items))]
-        out[key] = _stats([bool(r[key]) for r in have], pred)
+        out[key] = agreement([bool(r[key]) for r in have], pred)
     return out
 
 
