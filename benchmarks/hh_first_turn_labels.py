@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _labelling import labelled_rows  # noqa: E402
 
 CHUNK = 358
 # the two labellings merged per chunk: chunk 3's first two shared a scratch folder (their first 240 labels came out
@@ -62,32 +64,22 @@ def write_chunks(rows: list[dict], out: Path) -> None:
                 f.write(json.dumps({"n": r["n"], "text": r["text"]}) + "\n")
 
 
-def read_labels(path: Path, chunk: list[dict]) -> list[dict]:
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    if [r["n"] for r in rows] != [r["n"] for r in chunk]:
-        raise SystemExit(f"{path}: rows do not match the chunk's")
-    for i, r in enumerate(rows, 1):
-        if r["label"] not in LABELS:
-            raise SystemExit(f"{path}:{i}: label {r['label']!r}")
-    return rows
+def _problem(r: dict) -> str | None:
+    return None if r.get("label") in LABELS else f"label {r.get('label')!r}"
 
 
 def merge(rows: list[dict], out: Path) -> dict:
     from safestack.data.loaders import HH_LABELS, data_dir
 
     merged, stats = [], Counter()
-    for c in range(0, len(rows), CHUNK):
-        chunk = rows[c:c + CHUNK]
-        k = c // CHUNK
-        a, b = (read_labels(out / "labels" / f"chunk{k}_{p}.jsonl", chunk) for p in PASSES.get(k, "ab"))
-        for r, la, lb in zip(chunk, a, b):
-            agree = la["label"] == lb["label"] and la["label"] != "unclear"
-            label = la["label"] if agree else "unclear"
-            cat = la["category"] if label == "harmful" else "benign"  # the first labeller's, if the two differ
-            stats[label] += 1
-            stats["pair:" + "/".join(sorted((la["label"], lb["label"])))] += 1
-            merged.append({"id": f"hh-rlhf/harmless-base/{r['line']}", "text": r["text"], "label": label,
-                           "category": cat, "labels": [la["label"], lb["label"]], "part": r["part"]})
+    for r, la, lb in labelled_rows(rows, out, CHUNK, PASSES, _problem):
+        agree = la["label"] == lb["label"] and la["label"] != "unclear"
+        label = la["label"] if agree else "unclear"
+        cat = la["category"] if label == "harmful" else "benign"  # the first labeller's, if the two differ
+        stats[label] += 1
+        stats["pair:" + "/".join(sorted((la["label"], lb["label"])))] += 1
+        merged.append({"id": f"hh-rlhf/harmless-base/{r['line']}", "text": r["text"], "label": label,
+                       "category": cat, "labels": [la["label"], lb["label"]], "part": r["part"]})
     dest = data_dir("hh_rlhf") / HH_LABELS
     with open(dest, "w", encoding="utf-8") as f:
         for m in sorted(merged, key=lambda m: int(m["id"].rsplit("/", 1)[1])):

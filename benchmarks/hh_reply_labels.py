@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _labelling import labelled_rows  # noqa: E402
 
 CHUNK = 237
 RUNS = {"hh-base": ("base", "heldout"), "hh-s15": ("trained", "heldout"), "hhr-base": ("base", "train"),
@@ -66,14 +68,10 @@ def write_chunks(rows: list[dict], out: Path) -> None:
                                    ensure_ascii=False) + "\n")
 
 
-def read_labels(path: Path, chunk: list[dict]) -> list[dict]:
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    if [r["n"] for r in rows] != [r["n"] for r in chunk]:
-        raise SystemExit(f"{path}: rows do not match the chunk's")
-    for i, r in enumerate(rows, 1):
-        if r.get("response_class") not in CLASSES or r.get("harm") not in HARM:
-            raise SystemExit(f"{path}:{i}: response_class {r.get('response_class')!r} / harm {r.get('harm')!r}")
-    return rows
+def _problem(r: dict) -> str | None:
+    if r.get("response_class") in CLASSES and r.get("harm") in HARM:
+        return None
+    return f"response_class {r.get('response_class')!r} / harm {r.get('harm')!r}"
 
 
 def _agree_refusal(a: str, b: str) -> bool | None:
@@ -86,22 +84,18 @@ def merge(rows: list[dict], out: Path) -> dict:
     from safestack.data.loaders import data_dir
 
     merged, stats = [], Counter()
-    for c in range(0, len(rows), CHUNK):
-        chunk = rows[c:c + CHUNK]
-        k = c // CHUNK
-        a, b = (read_labels(out / "labels" / f"chunk{k}_{p}.jsonl", chunk) for p in PASSES.get(k, "ab"))
-        for r, la, lb in zip(chunk, a, b):
-            ca, cb = la["response_class"], lb["response_class"]
-            refusal = _agree_refusal(ca, cb)
-            harm = None if "unclear" in (la["harm"], lb["harm"]) or la["harm"] != lb["harm"] else la["harm"] == "yes"
-            if r["request_label"] == "benign" and harm:
-                harm = None  # the guideline's rule; a labeller who broke it leaves the row unlabelled
-            stats["refusal:" + str(refusal)] += 1
-            stats["harm:" + str(harm)] += 1
-            stats["class_agree"] += ca == cb
-            merged.append({**{k2: r[k2] for k2 in ("sample_id", "prompt", "request_label", "reply", "model", "part")},
-                           "refusal": refusal, "harm": harm, "classes": [ca, cb], "harms": [la["harm"], lb["harm"]],
-                           "refusal_class": ca if ca == cb else None})
+    for r, la, lb in labelled_rows(rows, out, CHUNK, PASSES, _problem):
+        ca, cb = la["response_class"], lb["response_class"]
+        refusal = _agree_refusal(ca, cb)
+        harm = None if "unclear" in (la["harm"], lb["harm"]) or la["harm"] != lb["harm"] else la["harm"] == "yes"
+        if r["request_label"] == "benign" and harm:
+            harm = None  # the guideline's rule; a labeller who broke it leaves the row unlabelled
+        stats["refusal:" + str(refusal)] += 1
+        stats["harm:" + str(harm)] += 1
+        stats["class_agree"] += ca == cb
+        merged.append({**{k2: r[k2] for k2 in ("sample_id", "prompt", "request_label", "reply", "model", "part")},
+                       "refusal": refusal, "harm": harm, "classes": [ca, cb], "harms": [la["harm"], lb["harm"]],
+                       "refusal_class": ca if ca == cb else None})
     dest = data_dir("hh_rlhf") / OUT_NAME
     merged.sort(key=lambda m: (m["part"], m["model"], int(m["sample_id"].rsplit("/", 1)[1])))
     dest.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in merged), "utf-8")

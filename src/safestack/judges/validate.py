@@ -153,6 +153,13 @@ def human_replies(judges: dict) -> dict | None:
     return out
 
 
+def model_human_replies(model) -> dict | None:
+    """A trained model's ``refusal`` and ``harm`` judges on the held-out replies to human-written requests."""
+    from .learned import LearnedJudge
+
+    return human_replies({k: LearnedJudge(k, model=model) for k in KEYS})
+
+
 def model_regression(model, path: str | Path) -> dict:
     """A trained model's ``refusal`` and ``harm`` judges on the regression file: all of it and its two halves."""
     from .learned import LearnedJudge

@@ -133,17 +133,14 @@ def train_default_judges(out: str | Path, *, cv: bool = True, regression_file: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
-    if regression_file:
-        from ..judges.robust import RobustModel
-        from ..judges.validate import model_regression
-
-        weights["regression"] = model_regression(RobustModel(weights), regression_file)
-        out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
-    from ..judges.learned import LearnedJudge
     from ..judges.robust import RobustModel
-    from ..judges.validate import human_replies
+    from ..judges.validate import model_human_replies, model_regression
 
-    hr = human_replies({k: LearnedJudge(k, model=RobustModel(weights)) for k in ("refusal", "harm")})
+    model = RobustModel(weights)  # each held-out measurement is saved as soon as it is made
+    if regression_file:
+        weights["regression"] = model_regression(model, regression_file)
+        out.write_text(json.dumps(weights) + "\n", encoding="utf-8")
+    hr = model_human_replies(model)
     if hr is not None:
         log("replies to human-written requests (held out): " +
             "; ".join(f"{k} {hr[k]['accuracy']:.3f} {hr[k]['ci95']}" for k in ("refusal", "harm")))
